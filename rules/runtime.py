@@ -1,0 +1,45 @@
+"""What one evaluation carries: the binding, the step budget, the effects produced, the clock.
+
+Compiled code receives one ``State`` and threads it through every call that needs it. A state
+belongs to a single evaluation on a single thread; nothing in it is shared between evaluations.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rules.errors import RuleLimitExceeded
+from rules.limits import MAX_STEPS
+
+
+class State:
+    """The mutable state of one evaluation."""
+
+    __slots__ = ("binding", "effects", "now", "step_budget", "steps", "templates")
+
+    def __init__(
+        self,
+        binding: dict[str, Any] | None = None,
+        *,
+        now: datetime | None = None,
+        step_budget: int = MAX_STEPS,
+    ) -> None:
+        self.binding: dict[str, Any] = binding if binding is not None else {}
+        self.steps = 0
+        self.step_budget = step_budget
+        self.effects: list[Any] = []
+        self.now = now or datetime.now(UTC)
+        self.templates: dict[str, Any] = {}
+
+    def charge(self, steps: int) -> None:
+        """Spend evaluation steps; refuse to go on once the budget is spent."""
+        self.steps += steps
+        if self.steps > self.step_budget:
+            raise RuleLimitExceeded(
+                f"evaluation took more than {self.step_budget} steps", pointer=""
+            )
+
+    def emit(self, effect: Any) -> None:
+        """Record an effect; effects are values, applied later by the caller."""
+        self.effects.append(effect)

@@ -345,12 +345,19 @@ def _kind_check(kind: Kind, what: str, pointer: str) -> Callable[[Any], Any]:
 # Compiled expressions
 
 
-def build_function(source: str, namespace: Mapping[str, Any], entry: str) -> Callable[..., Any]:
-    """Turn generated source into a function. Only the compiler's own output comes here."""
+def build_functions(
+    source: str, namespace: Mapping[str, Any], entries: list[str]
+) -> list[Callable[..., Any]]:
+    """Turn generated source into functions. Only the compiler's own output comes here."""
     scope: dict[str, Any] = {"__builtins__": _SAFE_BUILTINS, **namespace}
-    exec(compile(source, "<rules>", "exec"), scope)  # noqa: S102 - generated from a checked tree
-    function: Callable[..., Any] = scope[entry]
-    return function
+    try:
+        # Running the module only defines the functions; the source is generated from a
+        # checked tree and names nothing but our constants and helpers.
+        exec(compile(source, "<rules>", "exec"), scope)  # noqa: S102
+    except (RecursionError, SyntaxError, MemoryError) as error:
+        # Python's own parser caps nesting; the language's limits should stop us first.
+        raise RuleLimitExceeded(f"the rule is too deeply nested to compile ({error})") from None
+    return [scope[entry] for entry in entries]
 
 
 def run_guarded(function: Callable[[State], Any], state: State) -> Any:
@@ -399,7 +406,7 @@ def compile_node(
     )
     code = compiler.compile(node)
     source = f"def _expression(S):\n    b = S.binding\n    return {code.expr}\n"
-    function = build_function(source, compiler.namespace, "_expression")
+    (function,) = build_functions(source, compiler.namespace, ["_expression"])
     return CompiledExpression(node, code.type, source, function)
 
 

@@ -16,7 +16,7 @@ from rules.limits import MAX_STEPS
 class State:
     """The mutable state of one evaluation."""
 
-    __slots__ = ("binding", "effects", "now", "step_budget", "steps", "templates")
+    __slots__ = ("binding", "effects", "now", "stage", "step_budget", "steps", "templates")
 
     def __init__(
         self,
@@ -31,6 +31,8 @@ class State:
         self.effects: list[Any] = []
         self.now = now or datetime.now(UTC)
         self.templates: dict[str, Any] = {}
+        self.stage = -1
+        """Which part of a rule runs: -1 its bindings and condition, i ≥ 0 its i-th effect."""
 
     def charge(self, steps: int) -> None:
         """Spend evaluation steps; refuse to go on once the budget is spent."""

@@ -35,8 +35,9 @@ class Kind(enum.IntFlag):
 
     def describe(self) -> str:
         """A human name: ``decimal``, ``string or decimal``, ``any value``."""
-        if self == Kind.ANY:
-            return "any value"
+        named = _NAMED_UNIONS.get(self)
+        if named is not None:
+            return named
         names = [k.name.lower() for k in _SINGLE_KINDS if k & self and k.name]
         return " or ".join(names) if names else "nothing"
 
@@ -51,6 +52,13 @@ _SINGLE_KINDS = (
     Kind.MAP,
     Kind.TOKEN,
 )
+
+_NAMED_UNIONS = {
+    Kind.ANY: "any value",
+    Kind.ATOM: "atom",
+    Kind.COLLECTION: "list or map",
+    Kind.ANY | Kind.TOKEN: "anything",
+}
 
 _KIND_OF_TYPE: dict[type, Kind] = {
     Decimal: Kind.DECIMAL,

@@ -27,11 +27,18 @@ from rules.values import DECIMAL_CONTEXT, to_text
 
 
 def _form(
-    name: str, signature: str, doc: str, returns: Kind = Kind.ANY
+    name: str, signature: str, doc: str, returns: Kind = Kind.ANY, category: str = "core"
 ) -> Callable[[Callable[[Compiler, Call], Code]], Callable[[Compiler, Call], Code]]:
     def register(compile_: Callable[[Compiler, Call], Code]) -> Callable[[Compiler, Call], Code]:
         REGISTRY.add_special(
-            SpecialForm(name=name, compile=compile_, returns=returns, doc=doc, signature=signature)
+            SpecialForm(
+                name=name,
+                compile=compile_,
+                returns=returns,
+                doc=doc,
+                signature=signature,
+                category=category,
+            )
         )
         return compile_
 
@@ -198,11 +205,7 @@ def _lambda(compiler: Compiler, node: Call, args: tuple[Node, ...]) -> tuple[str
     """Read a lambda at the start of ``args``: its parameter, body, and how many nodes it took."""
     if args and isinstance(args[0], Block):
         items = args[0].items
-        if (
-            len(items) == 2
-            and isinstance(items[0], Call)
-            and not items[0].args
-        ):
+        if len(items) == 2 and isinstance(items[0], Call) and not items[0].args:
             return items[0].name, items[1], 1
         if len(items) == 2 and isinstance(items[0], Atom) and isinstance(items[0].value, str):
             return items[0].text, items[1], 1
@@ -260,6 +263,7 @@ REGISTRY.add_special(
         Kind.BOOLEAN,
         "True when the body holds for at least one item.",
         "(exists list Item (body))",
+        "list",
     )
 )
 REGISTRY.add_special(
@@ -269,17 +273,26 @@ REGISTRY.add_special(
         Kind.BOOLEAN,
         "True when the body holds for every item.",
         "(every list Item (body))",
+        "list",
     )
 )
 
 
-@_form("map", "(map list Item (body))", "The list of the body's values, one per item.", Kind.LIST)
+@_form(
+    "map",
+    "(map list Item (body))",
+    "The list of the body's values, one per item.",
+    Kind.LIST,
+    "list",
+)
 def _compile_map(compiler: Compiler, node: Call) -> Code:
     items, variable, body, _ = _list_lambda(compiler, node)
     return Code(f"[{body.expr} for {variable} in {items.expr}]", list_of(body.type))
 
 
-@_form("filter", "(filter list Item (body))", "The items for which the body holds.", Kind.LIST)
+@_form(
+    "filter", "(filter list Item (body))", "The items for which the body holds.", Kind.LIST, "list"
+)
 def _compile_filter(compiler: Compiler, node: Call) -> Code:
     items, variable, body, _ = _list_lambda(compiler, node)
     test = compiler.expect(body, Kind.BOOLEAN, node, "the body of filter")
@@ -295,7 +308,7 @@ def _sum(values: list[Any]) -> Decimal:
     return total
 
 
-@_form("sum", "(sum list Item (body))", "The sum of the body's values.", Kind.DECIMAL)
+@_form("sum", "(sum list Item (body))", "The sum of the body's values.", Kind.DECIMAL, "list")
 def _compile_sum(compiler: Compiler, node: Call) -> Code:
     items, variable, body, _ = _list_lambda(compiler, node)
     compiler.expect(body, Kind.DECIMAL, node, "the body of sum")
@@ -344,6 +357,7 @@ REGISTRY.add_special(
         Kind.LIST,
         "Sort by a numeric key; true as the last argument sorts descending.",
         "(sortByNumber list Item (key) [descending])",
+        "list",
     )
 )
 REGISTRY.add_special(
@@ -353,6 +367,7 @@ REGISTRY.add_special(
         Kind.LIST,
         "Sort by a text key; true as the last argument sorts descending.",
         "(sortByString list Item (key) [descending])",
+        "list",
     )
 )
 

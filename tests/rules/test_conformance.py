@@ -45,7 +45,7 @@ def _registry() -> Registry:
         overloads={name: list(o) for name, o in REGISTRY.overloads.items()},
         special_forms=dict(REGISTRY.special_forms),
     )
-    registry.add(Overload("panic", (), Kind.NULL, _panic, rest=Kind.ANY, pure=False))
+    registry.add(Overload("panic", (), Kind.ANY, _panic, rest=Kind.ANY, pure=False))
     return registry
 
 

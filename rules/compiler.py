@@ -29,7 +29,6 @@ from rules.errors import (
     RuleLimitExceeded,
     RuleRuntimeError,
     RuleTypeError,
-    UnknownAttribute,
 )
 from rules.functions.registry import REGISTRY, Overload, Registry
 from rules.limits import MAX_DEPTH, MAX_TEMPLATE_EXPANSIONS
@@ -200,7 +199,9 @@ class Compiler:
     def call(self, node: Call) -> Code:
         found = self.registry.lookup(node.name)
         if found is None:
-            raise NoMatchingFunction(f"there is no function called {node.name!r}", pointer=node.pointer)
+            raise NoMatchingFunction(
+                f"there is no function called {node.name!r}", pointer=node.pointer
+            )
         if not isinstance(found, list):
             return found.compile(self, node)
         args = [self.compile(arg) for arg in node.args]
@@ -210,7 +211,9 @@ class Compiler:
         """Choose among overloads by the arguments' static kinds and write the call."""
         possible = [o for o in overloads if _may_accept(o, args)]
         if not possible:
-            raise NoMatchingFunction(_no_match_message(node.name, overloads, args), pointer=node.pointer)
+            raise NoMatchingFunction(
+                _no_match_message(node.name, overloads, args), pointer=node.pointer
+            )
         first = possible[0]
         if _surely_accepts(first, args):
             return self.emit(first, args)
@@ -226,7 +229,7 @@ class Compiler:
         if overload.pure and all(a.const for a in args):
             try:
                 value = overload.impl(*(a.value for a in args))
-            except Exception:  # noqa: BLE001, S110 - an error here is the run time's to report
+            except Exception:  # noqa: S110 - an error here is the run time's to report
                 pass
             else:
                 if not isinstance(value, list | dict):
@@ -250,7 +253,8 @@ class Compiler:
             return code
         if not code.kind & kind:
             raise RuleTypeError(
-                f"{what} must be {kind.describe()}, not {code.kind.describe()}", pointer=node.pointer
+                f"{what} must be {kind.describe()}, not {code.kind.describe()}",
+                pointer=node.pointer,
             )
         check = _kind_check(kind, what, node.pointer)
         return Code(f"{self.helper(check)}({code.expr})", Type(code.kind & kind))
@@ -309,9 +313,7 @@ def _no_match_message(name: str, overloads: list[Overload], args: list[Code]) ->
     return f"{name} does not take ({given}); it takes {known}"
 
 
-def _dispatcher(
-    name: str, overloads: tuple[Overload, ...], pointer: str
-) -> Callable[..., Any]:
+def _dispatcher(name: str, overloads: tuple[Overload, ...], pointer: str) -> Callable[..., Any]:
     """Run-time overload choice, for arguments whose kinds were not known statically."""
 
     def dispatch(state: State, *values: Any) -> Any:
@@ -370,7 +372,7 @@ def run_guarded(function: Callable[[State], Any], state: State) -> Any:
         raise RuleRuntimeError(f"there is no attribute {to_text(error.args[0])!r}") from None
     except RecursionError:
         raise RuleLimitExceeded("the evaluation nested too deeply") from None
-    except Exception as error:  # noqa: BLE001 - the language's boundary: report, never crash
+    except Exception as error:
         raise RuleRuntimeError(f"evaluation failed: {type(error).__name__}: {error}") from None
 
 
@@ -411,7 +413,7 @@ def compile_node(
 
 
 def _load_library() -> None:
-    from rules import library  # noqa: F401, PLC0415 - registers the functions on first use
+    from rules import library  # noqa: F401 - registers the functions on first use
 
 
 def compile_expression(

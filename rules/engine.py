@@ -166,7 +166,7 @@ def check_rule(
 
 
 def _compiler(catalogue: Type | None, registry: Registry | None) -> Compiler:
-    from rules import library  # noqa: F401, PLC0415 - registers the functions on first use
+    from rules import library  # noqa: F401 - registers the functions on first use
 
     return Compiler(catalogue=catalogue or Type(Kind.MAP), registry=registry or REGISTRY)
 
@@ -203,7 +203,9 @@ class CompiledRuleset:
                 del effects[mark:]
                 stage = state.stage
                 result.failures.append(
-                    RuleFailure(index, self.rules[index].title, error, stage if stage >= 0 else None)
+                    RuleFailure(
+                        index, self.rules[index].title, error, stage if stage >= 0 else None
+                    )
                 )
                 continue
             if passed:

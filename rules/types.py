@@ -125,5 +125,5 @@ def list_of(item: Type, description: str = "") -> Type:
     return Type(Kind.LIST, item=item, description=description)
 
 
-def map_of(fields: Mapping[str, Type], *, open: bool = False, description: str = "") -> Type:  # noqa: A002
+def map_of(fields: Mapping[str, Type], *, open: bool = False, description: str = "") -> Type:
     return Type(Kind.MAP, fields=dict(fields), open=open, description=description)

@@ -49,7 +49,7 @@ def format_rfc3339(moment: datetime) -> str:
     """RFC 3339 with ``Z`` for UTC and fractional seconds only when there are some."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S")
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     offset = moment.utcoffset()

@@ -70,12 +70,13 @@ def _read_path(compiler: Compiler, node: Call) -> Code:
     _arity(node, 1)
     first = _static_text(compiler, node.args[0])
     variable = compiler.lookup_variable(first) if first is not None else None
-    if variable is not None:
+    walked: list[str] = []
+    if variable is not None and first is not None:
         expr, current = variable
         rest = node.args[1:]
-        walked = [first]
+        walked.append(first)
     else:
-        expr, current, rest, walked = "b", compiler.catalogue, node.args, []
+        expr, current, rest = "b", compiler.catalogue, node.args
     for index, arg in enumerate(rest):
         name = _static_text(compiler, arg)
         if current.kind & Kind.MAP == 0:
@@ -122,12 +123,11 @@ def _safe_read(read: Callable[[], Any], default: Any) -> Any:
         value = read()
     except RuleLimitExceeded:
         raise
-    except Exception:  # noqa: BLE001 - a missing attribute is what .| is for
+    except Exception:
         return default
     if kind_of(value) != kind_of(default):
-        raise RuleRuntimeError(
-            f"the attribute is {kind_of(value).describe()}, the default {kind_of(default).describe()}"
-        )
+        found, wanted = kind_of(value).describe(), kind_of(default).describe()
+        raise RuleRuntimeError(f"the attribute is {found}, the default {wanted}")
     return value
 
 
@@ -187,7 +187,7 @@ def _catch(expression: Callable[[], Any], default: Callable[[], Any]) -> Any:
         return expression()
     except RuleLimitExceeded:
         raise
-    except Exception:  # noqa: BLE001 - catch exists to turn any failure into the default
+    except Exception:
         return default()
 
 

@@ -1,0 +1,18 @@
+"""URLs of the Campaign Manager, mounted under ``/app/``."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from campaigns import views
+
+app_name = "campaigns"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,272 @@
+"""Django settings, read from the environment.
+
+Every value has a default that is safe to run with: ``DEBUG`` is off unless ``DJANGO_DEBUG=1``,
+and without ``DJANGO_SECRET_KEY`` the web entry points refuse to start (see
+``talonone.checks.require_secret_key``) unless ``DEBUG`` is on, in which case a dev-only key is
+used. With nothing else set, the project runs on embedded defaults that need no server:
+
+- SQLite at ``var/db.sqlite3``; ``DATABASE_URL`` switches to anything dj-database-url reads;
+- a per-process memory cache and a Celery broker on the file system (kombu's ``filesystem://``
+  transport, folders under ``var/celery/``); ``REDIS_URL`` switches both to Redis.
+
+Environment variables:
+
+=============================  ===============================================================
+``DJANGO_DEBUG``               ``1``/``true``/``yes``/``on`` turns debug mode on (never in prod)
+``DJANGO_SECRET_KEY``          the signing key; required when ``DEBUG`` is off
+``DJANGO_ALLOWED_HOSTS``       comma-separated; default ``localhost,127.0.0.1,[::1]``
+``DJANGO_CSRF_TRUSTED_ORIGINS``  comma-separated origins, e.g. ``https://promo.example.com``
+``DJANGO_HTTPS``               ``1`` when served over HTTPS (secure cookies, trust
+                               ``X-Forwarded-Proto`` from the proxy)
+``DJANGO_VAR_DIR``             where local data lives; default ``<repo>/var``
+``DJANGO_LOG_LEVEL``           root log level; default ``INFO``
+``DATABASE_URL``               e.g. ``postgres://user@127.0.0.1:5432/talonone``
+``DATABASE_CONN_MAX_AGE``      seconds a database connection is kept; default 60
+``REDIS_URL``                  e.g. ``redis://127.0.0.1:6379/0``: Celery broker, results, cache
+=============================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+
+def env_bool(name: str, *, default: bool = False) -> bool:
+    """Read a yes/no switch; anything but a recognised "yes" word counts as no."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in _TRUE_WORDS
+
+
+def env_list(name: str, *, default: list[str]) -> list[str]:
+    """Read a comma-separated list, ignoring blanks."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_int(name: str, *, default: int) -> int:
+    """Read a whole number."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return int(value)
+
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEBUG = env_bool("DJANGO_DEBUG")
+
+# Used only when DEBUG is on and no key is given: it is public, so nothing signed with it can
+# be trusted.
+DEV_ONLY_SECRET_KEY = "django-insecure-dev-only-do-not-use-in-production"  # noqa: S105
+
+# Left empty when missing and DEBUG is off: Django then refuses every use of it, and the WSGI
+# and ASGI entry points refuse to start (talonone.checks). Commands that sign nothing (mypy's
+# Django plugin, migrations, the worker) still work.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "") or (DEV_ONLY_SECRET_KEY if DEBUG else "")
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Local data (SQLite database, secret key and demo password written by bin/run, the embedded
+# broker's folders, collected static files). Created here so that every entry point
+# (manage.py, gunicorn, the Celery worker) finds it.
+VAR_DIR = Path(os.environ.get("DJANGO_VAR_DIR") or BASE_DIR / "var").resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_htmx",
+    "template_partials",
+    "campaigns.apps.CampaignsConfig",
+    "rules.apps.RulesConfig",
+    "integration.apps.IntegrationConfig",
+    "management.apps.ManagementConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "talonone.urls"
+WSGI_APPLICATION = "talonone.wsgi.application"
+ASGI_APPLICATION = "talonone.asgi.application"
+
+# template_partials' app config wraps these loaders with its partial loader (and Django's
+# cached loader), so APP_DIRS is set and no "loaders" option is given.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": dict(
+        dj_database_url.config(
+            env="DATABASE_URL",
+            default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", default=60),
+            conn_health_checks=True,
+        )
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file rather than SQLite's default in-memory test database, so that a Celery worker
+    # started by a test (another process) sees the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and Celery -------------------------------------------------------------------------
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+CELERY_DIR = VAR_DIR / "celery"
+
+if REDIS_URL:
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "talonone",
+        },
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The file-system transport: producer and worker exchange messages as files in one
+    # folder, so a single machine needs no broker server.
+    _broker_dir = CELERY_DIR / "broker"
+    _control_dir = CELERY_DIR / "control"
+    _results_dir = CELERY_DIR / "results"
+    for _folder in (_broker_dir, _control_dir, _results_dir):
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_RESULT_BACKEND = f"file://{_results_dir}"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        # Exchange tables; kombu's default is ./control in whatever folder the process runs.
+        "control_folder": str(_control_dir),
+        "store_processed": False,
+    }
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+# Tasks are written to be safe to run twice, so a task is acknowledged only once it has run:
+# a worker that dies mid-task leaves it for another worker.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_RESULT_EXPIRES = 24 * 60 * 60
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Authentication ---------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "campaigns:login"
+LOGIN_REDIRECT_URL = "campaigns:home"
+LOGOUT_REDIRECT_URL = "campaigns:login"
+
+# --- HTTP and security ------------------------------------------------------------------------
+
+HTTPS = env_bool("DJANGO_HTTPS")
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+if HTTPS:
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Deny by default: every API view names the authentication it accepts (ApiKey-v1,
+# Content-Signature, management bearer tokens) and the permission it needs.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+
+# --- Internationalisation ---------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns at start-up when it is missing
+# WhiteNoise serves the collected files (hashed names, compressed, cached forever); bin/run
+# runs collectstatic before starting the server.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Logging ----------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+}

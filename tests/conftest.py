@@ -1,0 +1,27 @@
+"""Fixtures shared by the whole suite.
+
+Keep this small: fixtures that one area needs belong in that area's own conftest.py.
+"""
+
+import pytest
+from django.conf import settings as django_settings
+from pytest_django import Settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A throw-away key for the whole session, so that tests need no DJANGO_SECRET_KEY in the
+    # environment. Set directly rather than through the `settings` fixture, which cannot
+    # restore a SECRET_KEY that was empty (Django refuses to read an empty one).
+    django_settings.SECRET_KEY = "test-only-secret-key-not-for-production"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings: Settings) -> None:
+    """Settings every test runs with, whatever the environment says."""
+    # Hashing passwords at full strength would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Hashed static file names need `collectstatic` first; tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -169,9 +169,7 @@ def _tagged_atom(data: dict[str, Any], pointer: str) -> Atom:
         if text.lower() != str(data["bool"]).lower():
             raise RuleSyntaxError(f"{text!r} does not spell {data['bool']}", pointer=pointer)
         return Atom(data["bool"], text, pointer)
-    raise RuleSyntaxError(
-        "a map is not an expression (build maps with kv)", pointer=pointer
-    )
+    raise RuleSyntaxError("a map is not an expression (build maps with kv)", pointer=pointer)
 
 
 def to_json(node: Node, *, tagged: bool = False) -> Any:

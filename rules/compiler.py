@@ -362,18 +362,23 @@ def build_functions(
     return [scope[entry] for entry in entries]
 
 
+def as_rule_error(error: BaseException) -> RuleError:
+    """What a failure inside generated code means, as a ``RuleError``."""
+    if isinstance(error, RuleError):
+        return error
+    if isinstance(error, KeyError):
+        return RuleRuntimeError(f"there is no attribute {to_text(error.args[0])!r}")
+    if isinstance(error, RecursionError):
+        return RuleLimitExceeded("the evaluation nested too deeply")
+    return RuleRuntimeError(f"evaluation failed: {type(error).__name__}: {error}")
+
+
 def run_guarded(function: Callable[[State], Any], state: State) -> Any:
     """Run generated code; any failure inside comes out as a ``RuleError``."""
     try:
         return function(state)
-    except RuleError:
-        raise
-    except KeyError as error:
-        raise RuleRuntimeError(f"there is no attribute {to_text(error.args[0])!r}") from None
-    except RecursionError:
-        raise RuleLimitExceeded("the evaluation nested too deeply") from None
     except Exception as error:
-        raise RuleRuntimeError(f"evaluation failed: {type(error).__name__}: {error}") from None
+        raise as_rule_error(error) from None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from rules.limits import MAX_STEPS
 class State:
     """The mutable state of one evaluation."""
 
-    __slots__ = ("binding", "effects", "now", "stage", "step_budget", "steps", "templates")
+    __slots__ = ("_now", "binding", "effects", "stage", "step_budget", "steps", "templates")
 
     def __init__(
         self,
@@ -29,10 +29,17 @@ class State:
         self.steps = 0
         self.step_budget = step_budget
         self.effects: list[Any] = []
-        self.now = now or datetime.now(UTC)
+        self._now = now
         self.templates: dict[str, Any] = {}
         self.stage = -1
         """Which part of a rule runs: -1 its bindings and condition, i ≥ 0 its i-th effect."""
+
+    @property
+    def now(self) -> datetime:
+        """The evaluation's clock: given by the caller, else read once when first needed."""
+        if self._now is None:
+            self._now = datetime.now(UTC)
+        return self._now
 
     def charge(self, steps: int) -> None:
         """Spend evaluation steps; refuse to go on once the budget is spent."""

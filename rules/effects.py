@@ -292,10 +292,43 @@ class Effect(_Props):
     effect_type: ClassVar[str]
 
 
+_R = typing.TypeVar("_R")
+
+
+def _record(cls: type[_R]) -> type[_R]:
+    """A frozen, slotted, keyword-only dataclass, with an ``__init__`` that fills the slots
+    through their descriptors.
+
+    Effects are built on the evaluation's hot path, once per fired effect. A frozen dataclass's
+    own ``__init__`` goes through ``object.__setattr__`` for every field, which makes it about
+    three times as slow as an ordinary one; writing the slots directly keeps the record
+    immutable to everyone else at the cost of an ordinary one. The source is generated from the
+    class's own field names, which Python has already checked as identifiers.
+    """
+    made: Any = dataclass(frozen=True, slots=True, kw_only=True)(cls)
+    names = [f.name for f in dataclasses.fields(made)]
+    namespace: dict[str, Any] = {}
+    params = []
+    for f in dataclasses.fields(made):
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            params.append(f"{f.name}=_default_{f.name}")
+            namespace[f"_default_{f.name}"] = f.default
+        namespace[f"_set_{f.name}"] = made.__dict__[f.name].__set__
+    lines = [f"def __init__(self, *, {', '.join(params)}):"] if params else ["def __init__(self):"]
+    lines += [f"    _set_{name}(self, {name})" for name in names] or ["    pass"]
+    exec(compile("\n".join(lines) + "\n", f"<{made.__name__}.__init__>", "exec"), namespace)  # noqa: S102
+    init = namespace["__init__"]
+    init.__qualname__ = f"{made.__qualname__}.__init__"
+    made.__init__ = init
+    return typing.cast(type[_R], made)
+
+
 # Discounts ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class SetDiscount(Effect):
     """A discount on the session: its total, its items' prices or its additional costs."""
 
@@ -308,7 +341,7 @@ class SetDiscount(Effect):
     """Set by the applicator when a budget cut the discount down to ``value``."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class SetDiscountPerItem(Effect):
     """A discount on one cart item (one unit of it, with ``sub_position``)."""
 
@@ -329,7 +362,7 @@ class SetDiscountPerItem(Effect):
     excluded_from_price_history: bool | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class SetDiscountPerAdditionalCost(Effect):
     """A discount on one of the session's additional costs (shipping, …)."""
 
@@ -343,7 +376,7 @@ class SetDiscountPerAdditionalCost(Effect):
     desired_value: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class SetDiscountPerAdditionalCostPerItem(Effect):
     """A discount on one additional cost of one cart item."""
 
@@ -359,7 +392,7 @@ class SetDiscountPerAdditionalCostPerItem(Effect):
     desired_value: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class RollbackDiscount(Effect):
     """A discount given earlier is taken back (session cancelled or items returned)."""
 
@@ -378,7 +411,7 @@ class RollbackDiscount(Effect):
 # Coupons and referrals ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class AcceptCoupon(Effect):
     """The coupon code in the session is valid; it is redeemed when the session closes."""
 
@@ -387,7 +420,7 @@ class AcceptCoupon(Effect):
     value: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class RejectCoupon(Effect):
     """The coupon code in the session cannot be used, and why."""
 
@@ -401,7 +434,7 @@ class RejectCoupon(Effect):
     campaign_exclusion_reason: CampaignExclusionReason | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class RollbackCoupon(Effect):
     """A coupon redemption is taken back (session cancelled)."""
 
@@ -410,7 +443,7 @@ class RollbackCoupon(Effect):
     value: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class ReserveCoupon(Effect):
     """A coupon code is reserved for a customer profile."""
 
@@ -422,7 +455,7 @@ class ReserveCoupon(Effect):
     """Set by the applicator: whether this reservation did not exist before."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class CreateCoupon(Effect):
     """A new coupon code is created for a customer (wire type ``couponCreated``)."""
 
@@ -440,7 +473,7 @@ class CreateCoupon(Effect):
     """The most discount the code may give in total; None means without limit."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class AcceptReferral(Effect):
     """The referral code in the session is valid; it is redeemed when the session closes."""
 
@@ -449,7 +482,7 @@ class AcceptReferral(Effect):
     value: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class RejectReferral(Effect):
     """The referral code in the session cannot be used, and why."""
 
@@ -463,7 +496,7 @@ class RejectReferral(Effect):
     campaign_exclusion_reason: CampaignExclusionReason | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class RollbackReferral(Effect):
     """A referral redemption is taken back (session cancelled)."""
 
@@ -472,7 +505,7 @@ class RollbackReferral(Effect):
     value: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class CreateReferral(Effect):
     """A new referral code is created for an advocate (wire type ``referralCreated``)."""
 
@@ -490,7 +523,7 @@ class CreateReferral(Effect):
 # Loyalty ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class AddLoyaltyPoints(Effect):
     """Points are added to a customer's (or a loyalty card's) ledger when the session closes."""
 
@@ -517,7 +550,7 @@ class AddLoyaltyPoints(Effect):
     validity_duration: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class DeductLoyaltyPoints(Effect):
     """Points are spent from a customer's active balance, earliest expiry first."""
 
@@ -533,7 +566,7 @@ class DeductLoyaltyPoints(Effect):
     card_identifier: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class RollbackAddedLoyaltyPoints(Effect):
     """Points added earlier are taken back (session cancelled or items returned)."""
 
@@ -549,7 +582,7 @@ class RollbackAddedLoyaltyPoints(Effect):
     card_identifier: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class RollbackDeductedLoyaltyPoints(Effect):
     """Points spent earlier are given back (session cancelled or items returned)."""
 
@@ -565,7 +598,7 @@ class RollbackDeductedLoyaltyPoints(Effect):
     card_identifier: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class ChangeLoyaltyTierLevel(Effect):
     """A customer moved to another tier of a loyalty program."""
 
@@ -579,7 +612,7 @@ class ChangeLoyaltyTierLevel(Effect):
     expiry_date: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class LedgerEntryExpiryChange(_Props):
     """One ledger entry whose expiry an expiry-date effect moved (not an effect itself)."""
 
@@ -588,7 +621,7 @@ class LedgerEntryExpiryChange(_Props):
     new_expiry_date: datetime
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class ExtendLoyaltyPointsExpiryDate(Effect):
     """The expiry of a customer's points is pushed back by a duration."""
 
@@ -602,7 +635,7 @@ class ExtendLoyaltyPointsExpiryDate(Effect):
     affected_transactions: tuple[LedgerEntryExpiryChange, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class SetLoyaltyPointsExpiryDate(Effect):
     """The expiry of a customer's points is set to a date."""
 
@@ -617,7 +650,7 @@ class SetLoyaltyPointsExpiryDate(Effect):
 # Items, messages, attributes, webhooks, custom effects ---------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class AddFreeItem(Effect):
     """An item is to be added to the cart at no cost."""
 
@@ -628,7 +661,7 @@ class AddFreeItem(Effect):
     desired_quantity: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class ShowNotification(Effect):
     """A message for the customer, styled by its type."""
 
@@ -639,7 +672,7 @@ class ShowNotification(Effect):
     body: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class UpdateAttribute(Effect):
     """A session or profile attribute gets a new value (``path`` like ``Profile.Attributes.Tier``).
 
@@ -652,7 +685,7 @@ class UpdateAttribute(Effect):
     value: Any
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class TriggerWebhook(Effect):
     """A webhook is to be called after the session is saved."""
 
@@ -665,7 +698,7 @@ class TriggerWebhook(Effect):
     """Values for the webhook's parameters, in the order the webhook declares them."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class CustomEffect(Effect):
     """An application-defined effect carrying a free-form payload."""
 
@@ -681,7 +714,7 @@ class CustomEffect(Effect):
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class ShowBundleMetadata(Effect):
     """Describes which cart items formed a bundle."""
 
@@ -692,7 +725,7 @@ class ShowBundleMetadata(Effect):
     items_indices: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class AwardGiveaway(Effect):
     """A giveaway code from a pool is given to a customer (closed sessions only)."""
 
@@ -705,7 +738,7 @@ class AwardGiveaway(Effect):
     code: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class WillAwardGiveaway(Effect):
     """A giveaway will be given when the session closes; the code is not revealed yet."""
 
@@ -716,7 +749,7 @@ class WillAwardGiveaway(Effect):
     recipient_integration_id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class AddToAudience(Effect):
     """The customer joins an audience."""
 
@@ -728,7 +761,7 @@ class AddToAudience(Effect):
     profile_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class RemoveFromAudience(Effect):
     """The customer leaves an audience."""
 
@@ -740,7 +773,7 @@ class RemoveFromAudience(Effect):
     profile_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class IncreaseAchievementProgress(Effect):
     """A customer's progress towards an achievement grew."""
 
@@ -755,7 +788,7 @@ class IncreaseAchievementProgress(Effect):
     is_just_completed: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class RollbackIncreasedAchievementProgress(Effect):
     """Achievement progress made earlier is taken back (session cancelled or items returned)."""
 
@@ -769,7 +802,7 @@ class RollbackIncreasedAchievementProgress(Effect):
     target: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@_record
 class Error(Effect):
     """Evaluating a rule failed; the message says how."""
 

@@ -936,3 +936,13 @@ def test_importing_effects_pulls_in_no_django():
     )
 
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("cls", sorted(fx.EFFECT_TYPES.values(), key=lambda c: c.__name__))
+def test_effect_records_are_immutable(cls: type) -> None:
+    import dataclasses
+
+    field = dataclasses.fields(cls)[0]
+    instance = object.__new__(cls)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(instance, field.name, "changed")

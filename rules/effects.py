@@ -295,6 +295,7 @@ class Effect(_Props):
 _R = typing.TypeVar("_R")
 
 
+@typing.dataclass_transform(frozen_default=True, kw_only_default=True)
 def _record(cls: type[_R]) -> type[_R]:
     """A frozen, slotted, keyword-only dataclass, with an ``__init__`` that fills the slots
     through their descriptors.
@@ -936,7 +937,12 @@ def set_discount(state: State, name: str, value: Decimal) -> None:
     """``(setDiscount name value)``: discount the session by ``value``.
 
     The applicator caps the discount at what it discounts and rounds it to the currency."""
-    state.emit(SetDiscount(name=_text(name, "discount name"), value=_amount(value, "discount")))
+    # The most common effect of all, so the checks of _text and _amount are written out here.
+    if not (value.is_finite() and value >= 0):
+        _amount(value, "discount")
+    if not name or name.isspace():
+        _text(name, "discount name")
+    state.emit(SetDiscount(name=name, value=value))
 
 
 @_effect_function("setDiscount", (S, D, S))

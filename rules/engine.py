@@ -2,11 +2,15 @@
 
 A rule is Talon.One's ``{title, description, bindings, condition, effects}``: JSON S-expressions
 for its named bindings (for example a cart item filter), its condition, and its effects. A
-ruleset is an ordered list of rules. ``check_rule`` reports every problem with a JSON pointer
-into the rule (``/condition/1/2``); ``compile_ruleset`` turns checked rules into one Python
-module with one function per rule; ``CompiledRuleset.evaluate`` runs the rules top to bottom
-against a binding and returns the effects as values, tagged with the rule that produced them,
-and why each other rule did not fire.
+ruleset is an ordered list of rules, one per campaign. ``check_rule`` reports every problem
+with a JSON pointer into the rule (``/condition/1/2``). ``compile_rulesets`` turns the rulesets
+of all running campaigns into one Python module, one function per ruleset with its rules written
+out in order; ``CompiledRulesets.evaluate`` runs them against a binding and returns the effects
+as values, each tagged with the rule that produced it, and why each other rule did not fire.
+
+Evaluation is the hot path of every session update, so the generated code does the bookkeeping
+itself (a ``try`` per rule, which costs nothing until a rule fails) rather than paying for a
+Python-level loop and result object per rule.
 
 The engine applies nothing: discounts, coupons, budgets and points are the caller's to reconcile
 and persist, in one transaction, from the effects returned here.
@@ -18,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 from rules.ast import parse_json
@@ -76,20 +81,26 @@ class Rule:
         }
 
 
-class FiredEffect(NamedTuple):
-    """An effect, with the rule that produced it. (Named tuples: immutable, and cheap to make
-    on the hot path, where a frozen dataclass costs three times as much.)"""
+class RuleRef(NamedTuple):
+    """Which rule: the ruleset's key (the caller's, e.g. a campaign id), index and title."""
 
+    ruleset: Any
     rule_index: int
-    rule_name: str
+    title: str
+
+
+class FiredEffect(NamedTuple):
+    """An effect, with the rule that produced it. (Results are named tuples: immutable, and
+    cheap to make on the hot path, where a frozen dataclass costs three times as much.)"""
+
+    rule: RuleRef
     effect: Any
 
 
 class RuleFailure(NamedTuple):
     """Why a rule produced no effects: its condition was false, or something failed."""
 
-    rule_index: int
-    rule_name: str
+    rule: RuleRef
     error: RuleError | None = None
     effect_index: int | None = None
     """The effect that failed; None when the bindings or the condition did."""
@@ -99,34 +110,82 @@ class RuleFailure(NamedTuple):
         return self.error is None
 
 
-class RulesetResult(NamedTuple):
+class EvaluationResult(NamedTuple):
     effects: list[FiredEffect]
+    """In the order they were produced: rulesets in order, rules top to bottom."""
     failures: list[RuleFailure]
-    fired: list[int]
+    fired: list[RuleRef]
 
 
-def _rule_source(compiler: Compiler, rule: Rule, entry: str) -> str:
-    """Generate one rule's function: bindings, then condition, then effects in order."""
-    lines = [f"def {entry}(S):", "    b = S.binding"]
+_make_fired = partial(tuple.__new__, FiredEffect)
+"""``FiredEffect`` without the Python-level ``__new__`` of named tuples."""
+
+
+def _failure(rule: RuleRef, error: BaseException, stage: int) -> RuleFailure:
+    return RuleFailure(rule, as_rule_error(error), stage if stage >= 0 else None)
+
+
+def _rule_lines(compiler: Compiler, rule: Rule, ref: RuleRef) -> list[str]:
+    """The generated block of one rule: bindings, condition, effects, and the bookkeeping."""
+    reference = compiler.const(ref)
+    lines = []
     with ExitStack() as scope:
+        body = []
         for index, binding in enumerate(rule.bindings):
             pointer = f"/bindings/{index}/expression"
             code = compiler.compile(parse_json(binding.expression, pointer=pointer))
             if not binding.name:
                 raise RuleTypeError("a binding needs a name", pointer=f"/bindings/{index}/name")
             name = scope.enter_context(compiler.variable(binding.name, code.type))
-            lines.append(f"    {name} = {code.expr}")
+            body.append(f"{name} = {code.expr}")
         condition_node = parse_json(rule.condition, pointer="/condition")
         condition = compiler.compile(condition_node)
         condition = compiler.expect(condition, Kind.BOOLEAN, condition_node, "the condition")
-        lines.append(f"    if not {condition.expr}:")
-        lines.append("        return False")
+        body.append(f"if {condition.expr}:")
+        if rule.effects:
+            body.append(f"    S.rule = {reference}")
         for index, effect in enumerate(rule.effects):
             code = compiler.compile(parse_json(effect, pointer=f"/effects/{index}"))
-            lines.append(f"    S.stage = {index}")
-            lines.append(f"    {code.expr}")
-    lines.append("    return True")
+            body += [f"    S.stage = {index}", f"    {code.expr}"]
+        if rule.effects:
+            body.append("    S.stage = -1")
+        body += [f"    fired.append({reference})", "else:"]
+        body.append(f"    failed.append({compiler.const(RuleFailure(ref))})")
+    # S.stage is -1 outside effects (set when evaluation starts, reset after each rule's
+    # effects), so a failure knows whether an effect or the condition failed.
+    if rule.effects:
+        lines.append("m = len(E)")
+    lines += ["try:", *(f"    {line}" for line in body)]
+    lines.append("except _Exception as _error:")
+    if rule.effects:
+        lines += ["    del E[m:]", "    del S.sources[m:]"]
+    lines.append(f"    failed.append(_failure({reference}, _error, S.stage))")
+    if rule.effects:
+        lines.append("    S.stage = -1")
+    return lines
+
+
+def _unit_source(
+    compiler: Compiler, entry: str, rulesets: Sequence[Sequence[tuple[RuleRef, Rule]]]
+) -> str:
+    """One generated function running several rulesets' rules in order."""
+    compiler.namespace.setdefault("_failure", _failure)
+    compiler.namespace.setdefault("_Exception", Exception)
+    lines = [f"def {entry}(S, fired, failed):", "    b = S.binding", "    E = S.effects"]
+    for position, rules in enumerate(rulesets):
+        for ref, rule in rules:
+            try:
+                lines += [f"    {line}" for line in _rule_lines(compiler, rule, ref)]
+            except RuleError as error:
+                error.pointer = f"/rulesets/{position}/rules/{ref.rule_index}{error.pointer}"
+                raise
+    lines.append("    return None")
     return "\n".join(lines) + "\n"
+
+
+_RULESETS_PER_FUNCTION = 64
+"""Rulesets written into one generated function: a call per ruleset costs as much as a rule's
+bookkeeping, while a function of thousands of rules takes long to compile."""
 
 
 def check_rule(
@@ -152,9 +211,12 @@ def check_rule(
         ),
     ]
     for index, part in enumerate(parts):
+        compiler = _compiler(catalogue, registry)
         try:
-            _rule_source(_compiler(catalogue, registry), part, "_check")
+            source = _unit_source(compiler, "_check", [[(RuleRef(None, 0, part.title), part)]])
+            build_functions(source, compiler.namespace, ["_check"])
         except RuleError as error:
+            error.pointer = error.pointer.removeprefix("/rulesets/0/rules/0")
             if index > 0 and error.pointer.startswith("/bindings"):
                 continue  # already reported by the first part
             if index >= 2 and error.pointer.startswith("/effects/0"):
@@ -169,17 +231,23 @@ def _compiler(catalogue: Type | None, registry: Registry | None) -> Compiler:
     return Compiler(catalogue=catalogue or Type(Kind.MAP), registry=registry or REGISTRY)
 
 
-class CompiledRuleset:
-    """A ruleset compiled into Python functions, one per rule; safe to share between threads."""
+class CompiledRulesets:
+    """Rulesets compiled into generated Python functions; safe to share between threads
+    (all evaluation state lives in the ``State`` of each call)."""
 
-    __slots__ = ("_functions", "_not_fired", "_titles", "rules", "source")
+    __slots__ = ("_functions", "keys", "rulesets", "source")
 
-    def __init__(self, rules: Sequence[Rule], source: str, functions: Sequence[Any]) -> None:
-        self.rules = tuple(rules)
+    def __init__(
+        self,
+        keys: Sequence[Any],
+        rulesets: Sequence[Sequence[Rule]],
+        source: str,
+        functions: Sequence[Any],
+    ) -> None:
+        self.keys = tuple(keys)
+        self.rulesets = tuple(tuple(rules) for rules in rulesets)
         self.source = source
         self._functions = tuple(functions)
-        self._titles = tuple(rule.title for rule in self.rules)
-        self._not_fired = tuple(RuleFailure(i, title) for i, title in enumerate(self._titles))
 
     def evaluate(
         self,
@@ -187,55 +255,67 @@ class CompiledRuleset:
         *,
         now: datetime | None = None,
         state: State | None = None,
-    ) -> RulesetResult:
-        """Run the rules top to bottom. A rule whose condition fails, or which raises,
-        contributes no effects; an effect that raises undoes its rule's earlier effects."""
+    ) -> EvaluationResult:
+        """Run every ruleset, rules top to bottom. A rule whose condition fails, or which
+        raises, contributes no effects; an effect that raises undoes its rule's effects."""
         if state is None:
             state = State(binding, now=now)
-        fired: list[int] = []
-        produced: list[FiredEffect] = []
-        failures: list[RuleFailure] = []
-        effects = state.effects
-        for index, function in enumerate(self._functions):
-            mark = len(effects)
-            state.stage = -1
-            try:
-                passed = function(state)
-            except Exception as error:
-                del effects[mark:]
-                stage = state.stage if state.stage >= 0 else None
-                failures.append(
-                    RuleFailure(index, self._titles[index], as_rule_error(error), stage)
-                )
-                continue
-            if passed:
-                fired.append(index)
-                if len(effects) > mark:
-                    title = self._titles[index]
-                    produced.extend(FiredEffect(index, title, e) for e in effects[mark:])
-            else:
-                failures.append(self._not_fired[index])
-        return RulesetResult(produced, failures, fired)
+        state.stage = -1
+        fired: list[RuleRef] = []
+        failed: list[RuleFailure] = []
+        for function in self._functions:
+            function(state, fired, failed)
+        effects = list(map(_make_fired, zip(state.sources, state.effects, strict=True)))
+        return EvaluationResult(effects, failed, fired)
+
+
+def compile_rulesets(
+    rulesets: Iterable[tuple[Any, Iterable[Rule | Mapping[str, Any]]]],
+    *,
+    catalogue: Type | None = None,
+    registry: Registry | None = None,
+) -> CompiledRulesets:
+    """Check and compile ``(key, rules)`` pairs, in evaluation order, into one unit.
+
+    Raises the first ``RuleError``, its pointer prefixed with ``/rulesets/<i>/rules/<j>``; use
+    ``check_rule`` to collect every error of a rule."""
+    compiler = _compiler(catalogue, registry)
+    keys: list[Any] = []
+    parsed: list[list[Rule]] = []
+    for key, rules in rulesets:
+        keys.append(key)
+        parsed.append([r if isinstance(r, Rule) else Rule.from_dict(r) for r in rules])
+    refs = [
+        [(RuleRef(key, index, rule.title), rule) for index, rule in enumerate(rules)]
+        for key, rules in zip(keys, parsed, strict=True)
+    ]
+    sources, entries = [], []
+    for start in range(0, len(refs), _RULESETS_PER_FUNCTION):
+        entry = f"_rulesets{start}"
+        try:
+            sources.append(
+                _unit_source(compiler, entry, refs[start : start + _RULESETS_PER_FUNCTION])
+            )
+        except RuleError as error:
+            position, _, rest = error.pointer.removeprefix("/rulesets/").partition("/")
+            error.pointer = f"/rulesets/{start + int(position)}/{rest}"
+            raise
+        entries.append(entry)
+    source = "".join(sources)
+    functions = build_functions(source, compiler.namespace, entries)
+    return CompiledRulesets(keys, parsed, source, functions)
 
 
 def compile_ruleset(
     rules: Iterable[Rule | Mapping[str, Any]],
     *,
+    key: Any = None,
     catalogue: Type | None = None,
     registry: Registry | None = None,
-) -> CompiledRuleset:
-    """Check and compile rules; raises the first ``RuleError`` (use ``check_rule`` for all)."""
-    parsed = [r if isinstance(r, Rule) else Rule.from_dict(r) for r in rules]
-    compiler = _compiler(catalogue, registry)
-    sources = []
-    for index, rule in enumerate(parsed):
-        try:
-            sources.append(_rule_source(compiler, rule, f"_rule{index}"))
-        except RuleError as error:
-            error.pointer = f"/rules/{index}{error.pointer}"
-            raise
-    source = "".join(sources)
-    functions = build_functions(
-        source, compiler.namespace, [f"_rule{index}" for index in range(len(parsed))]
-    )
-    return CompiledRuleset(parsed, source, functions)
+) -> CompiledRulesets:
+    """Check and compile one ruleset; raises the first ``RuleError`` (pointer ``/rules/<i>…``)."""
+    try:
+        return compile_rulesets([(key, rules)], catalogue=catalogue, registry=registry)
+    except RuleError as error:
+        error.pointer = error.pointer.removeprefix("/rulesets/0")
+        raise

@@ -16,7 +16,17 @@ from rules.limits import MAX_STEPS
 class State:
     """The mutable state of one evaluation."""
 
-    __slots__ = ("_now", "binding", "effects", "stage", "step_budget", "steps", "templates")
+    __slots__ = (
+        "_now",
+        "binding",
+        "effects",
+        "rule",
+        "sources",
+        "stage",
+        "step_budget",
+        "steps",
+        "templates",
+    )
 
     def __init__(
         self,
@@ -29,6 +39,9 @@ class State:
         self.steps = 0
         self.step_budget = step_budget
         self.effects: list[Any] = []
+        self.sources: list[Any] = []
+        """For each effect, the rule that was running when it was emitted."""
+        self.rule: Any = None
         self._now = now
         self.templates: dict[str, Any] = {}
         self.stage = -1
@@ -52,3 +65,4 @@ class State:
     def emit(self, effect: Any) -> None:
         """Record an effect; effects are values, applied later by the caller."""
         self.effects.append(effect)
+        self.sources.append(self.rule)

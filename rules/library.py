@@ -20,11 +20,7 @@ _MODULES = (
 def load() -> None:
     """Import every module that registers functions (idempotent)."""
     for name in _MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
+        importlib.import_module(name)
 
 
 load()

@@ -95,8 +95,9 @@ def kind_of(value: Any) -> Kind:
 class Type:
     """The static type of a value, as precise as the checker knows it.
 
-    ``fields`` lists a map's known keys; ``open`` says whether other keys may exist (their type is
-    then unknown). ``item`` is a list's element type. ``description`` is shown in the rule builder.
+    ``fields`` lists a map's known keys; ``open`` says whether other keys may exist. ``item`` is
+    a list's element type, or the type of every value of a map keyed by data (loyalty balances
+    by program id). ``description`` is shown in the rule builder.
     """
 
     kind: Kind
@@ -110,6 +111,8 @@ class Type:
         found = self.fields.get(name)
         if found is not None:
             return found
+        if self.kind == Kind.MAP and self.item is not None:
+            return self.item
         return ANY if self.open else None
 
 

@@ -263,3 +263,14 @@ def test_the_compiler_rejects_attributes_the_catalogue_does_not_have() -> None:
 
     assert [error.code for error in errors] == ["unknown_attribute"]
     assert errors[0].pointer.startswith("/condition/1")
+
+
+def test_maps_keyed_by_data_type_their_values() -> None:
+    from rules.compiler import compile_expression
+    from rules.errors import UnknownAttribute
+
+    catalogue = build_catalogue()
+    balance = compile_expression([".", "Loyalty", "7", "ActivePoints"], catalogue=catalogue)
+    assert balance.type.kind == Kind.DECIMAL
+    with pytest.raises(UnknownAttribute):
+        compile_expression([".", "Loyalty", "7", "Nope"], catalogue=catalogue)

@@ -15,6 +15,7 @@ compiling carry the JSON pointer of the node that caused them.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,12 +68,21 @@ def type_of_value(value: Any) -> Type:
 
 @dataclass(frozen=True, slots=True)
 class Code:
-    """The Python expression computing a node, its static type, and its value if constant."""
+    """The Python expression computing a node, its static type, and its value if constant.
+
+    ``key`` is set when the value depends on nothing but the binding and is computed without
+    side effects (an attribute read, a pure function of such reads): it is the expression as
+    written without memoization, the same wherever the expression occurs, so that repeated
+    occurrences can share one computation per evaluation.
+    """
 
     expr: str
     type: Type
     const: bool = False
     value: Any = None
+    key: str | None = None
+    locals: frozenset[str] = frozenset()
+    """The lambda variables the expression reads: it is shared only when there are none."""
 
     @property
     def kind(self) -> Kind:
@@ -108,6 +118,11 @@ class Compiler:
     _assigned: set[str] = field(default_factory=set)
     _expansions: int = 0
     _depth: int = 0
+    _variable_depths: dict[str, int] = field(default_factory=dict)
+    memo_counts: dict[str, int] | None = None
+    """When set, count how often each memoizable expression occurs (the first pass)."""
+    memo_slots: dict[str, int] | None = None
+    """When set, expressions with a slot are read from, or computed into, ``M[slot]``."""
 
     def __post_init__(self) -> None:
         self.namespace.update(_GLOBALS)
@@ -149,10 +164,19 @@ class Compiler:
         """Bind a lambda parameter for the body compiled inside the ``with`` block."""
         python_name = self.fresh("v")
         self._scopes.append({name: (python_name, type_)})
+        self._variable_depths[python_name] = len(self._scopes)
         try:
             yield python_name
         finally:
             self._scopes.pop()
+
+    def close_over(self, body: Code, variable: str) -> tuple[str | None, frozenset[str]]:
+        """The key of a lambda's body with its parameter named by depth (so that the same
+        lambda written twice has one key), and the variables it still reads."""
+        if body.key is None:
+            return None, frozenset()
+        placeholder = f"λ{self._variable_depths[variable]}"
+        return re.sub(rf"\b{variable}\b", placeholder, body.key), body.locals - {variable}
 
     def lookup_variable(self, name: str) -> tuple[str, Type] | None:
         for scope in reversed(self._scopes):
@@ -234,18 +258,42 @@ class Compiler:
             else:
                 if not isinstance(value, list | dict):
                     return Code(self.const(value), type_of_value(value), True, value)
-        exprs = [a.expr for a in args]
+        expr = self._call_text(overload, [a.expr for a in args])
+        key = None
+        if overload.pure and all(a.key is not None or a.const for a in args):
+            key = self._call_text(overload, [a.key or a.expr for a in args])
+        used = frozenset().union(*(a.locals for a in args))
+        return self.memo(Code(expr, Type(overload.returns), key=key, locals=used))
+
+    def _call_text(self, overload: Overload, exprs: list[str]) -> str:
         if overload.inline is not None:
-            expr = overload.inline.format(
+            return overload.inline.format(
                 *exprs,
                 args=", ".join(exprs),
                 rest=", ".join(exprs[len(overload.params) :]),
             )
-        else:
-            callee = self.helper(overload.impl)
-            arg_list = ", ".join(["S", *exprs] if overload.stateful else exprs)
-            expr = f"{callee}({arg_list})"
-        return Code(expr, Type(overload.returns))
+        callee = self.helper(overload.impl)
+        return f"{callee}({', '.join(['S', *exprs] if overload.stateful else exprs)})"
+
+    def memo(self, code: Code) -> Code:
+        """Share a binding-only, side-effect-free computation between its occurrences.
+
+        The slot is filled on first use; when the computation fails the slot stays empty, so
+        every rule that needs the value fails on its own, as it would without the memo."""
+        if code.key is None or code.const or code.locals:
+            return code
+        if self.memo_counts is not None:
+            self.memo_counts[code.key] = self.memo_counts.get(code.key, 0) + 1
+        slot = None if self.memo_slots is None else self.memo_slots.get(code.key)
+        if slot is None:
+            return code
+        expr = f"(M[{slot}] if M[{slot}] is not _U else _memo(M, {slot}, {code.expr}))"
+        return Code(expr, code.type, key=code.key)
+
+    @property
+    def assigns(self) -> bool:
+        """Whether compiled code writes to the binding (``set``), which rules out memos."""
+        return bool(self._assigned)
 
     def expect(self, code: Code, kind: Kind, node: Node, what: str) -> Code:
         """Make sure a value is of ``kind``: statically when possible, else checked at run time."""
@@ -360,6 +408,15 @@ def build_functions(
         # Python's own parser caps nesting; the language's limits should stop us first.
         raise RuleLimitExceeded(f"the rule is too deeply nested to compile ({error})") from None
     return [scope[entry] for entry in entries]
+
+
+MEMO_EMPTY: Any = type("MemoEmpty", (), {"__repr__": lambda self: "<memo empty>"})()
+"""What a memo slot holds until its computation has run in this evaluation."""
+
+
+def memo_store(memo: list[Any], slot: int, value: Any) -> Any:
+    memo[slot] = value
+    return value
 
 
 def as_rule_error(error: BaseException) -> RuleError:

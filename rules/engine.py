@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from rules.ast import parse_json
-from rules.compiler import Compiler, as_rule_error, build_functions
+from rules.compiler import MEMO_EMPTY, Compiler, as_rule_error, build_functions, memo_store
 from rules.errors import RuleError, RuleTypeError
 from rules.functions.registry import REGISTRY, Registry
 from rules.runtime import State
@@ -171,7 +171,9 @@ def _unit_source(
     """One generated function running several rulesets' rules in order."""
     compiler.namespace.setdefault("_failure", _failure)
     compiler.namespace.setdefault("_Exception", Exception)
-    lines = [f"def {entry}(S, fired, failed):", "    b = S.binding", "    E = S.effects"]
+    compiler.namespace.setdefault("_U", MEMO_EMPTY)
+    compiler.namespace.setdefault("_memo", memo_store)
+    lines = [f"def {entry}(S, fired, failed, M):", "    b = S.binding", "    E = S.effects"]
     for position, rules in enumerate(rulesets):
         for ref, rule in rules:
             try:
@@ -235,7 +237,7 @@ class CompiledRulesets:
     """Rulesets compiled into generated Python functions; safe to share between threads
     (all evaluation state lives in the ``State`` of each call)."""
 
-    __slots__ = ("_functions", "keys", "rulesets", "source")
+    __slots__ = ("_functions", "_memo", "keys", "rulesets", "source")
 
     def __init__(
         self,
@@ -243,11 +245,13 @@ class CompiledRulesets:
         rulesets: Sequence[Sequence[Rule]],
         source: str,
         functions: Sequence[Any],
+        memo_slots: int = 0,
     ) -> None:
         self.keys = tuple(keys)
         self.rulesets = tuple(tuple(rules) for rules in rulesets)
         self.source = source
         self._functions = tuple(functions)
+        self._memo = [MEMO_EMPTY] * memo_slots
 
     def evaluate(
         self,
@@ -263,8 +267,9 @@ class CompiledRulesets:
         state.stage = -1
         fired: list[RuleRef] = []
         failed: list[RuleFailure] = []
+        memo = self._memo.copy()
         for function in self._functions:
-            function(state, fired, failed)
+            function(state, fired, failed, memo)
         effects = list(map(_make_fired, zip(state.sources, state.effects, strict=True)))
         return EvaluationResult(effects, failed, fired)
 
@@ -274,12 +279,14 @@ def compile_rulesets(
     *,
     catalogue: Type | None = None,
     registry: Registry | None = None,
+    memoize: bool = True,
 ) -> CompiledRulesets:
     """Check and compile ``(key, rules)`` pairs, in evaluation order, into one unit.
 
-    Raises the first ``RuleError``, its pointer prefixed with ``/rulesets/<i>/rules/<j>``; use
-    ``check_rule`` to collect every error of a rule."""
-    compiler = _compiler(catalogue, registry)
+    Computations that several rules share (reading ``Session.Total``, testing whether the cart
+    holds shoes) run once per evaluation, unless ``memoize`` is off or a rule writes to the
+    binding with ``set``. Raises the first ``RuleError``, its pointer prefixed with
+    ``/rulesets/<i>/rules/<j>``; use ``check_rule`` to collect every error of a rule."""
     keys: list[Any] = []
     parsed: list[list[Rule]] = []
     for key, rules in rulesets:
@@ -289,6 +296,24 @@ def compile_rulesets(
         [(RuleRef(key, index, rule.title), rule) for index, rule in enumerate(rules)]
         for key, rules in zip(keys, parsed, strict=True)
     ]
+    # First pass: check everything, and count the computations that rules share.
+    counting = _compiler(catalogue, registry)
+    counting.memo_counts = {}
+    _unit_sources(counting, refs)
+    shared = [k for k, n in counting.memo_counts.items() if n > 1]
+    if counting.assigns or not memoize:
+        shared = []
+    # Second pass: the code that runs, with shared computations memoized.
+    compiler = _compiler(catalogue, registry)
+    compiler.memo_slots = {key: slot for slot, key in enumerate(shared)}
+    sources, entries = _unit_sources(compiler, refs)
+    functions = build_functions("".join(sources), compiler.namespace, entries)
+    return CompiledRulesets(keys, parsed, "".join(sources), functions, len(shared))
+
+
+def _unit_sources(
+    compiler: Compiler, refs: list[list[tuple[RuleRef, Rule]]]
+) -> tuple[list[str], list[str]]:
     sources, entries = [], []
     for start in range(0, len(refs), _RULESETS_PER_FUNCTION):
         entry = f"_rulesets{start}"
@@ -301,9 +326,7 @@ def compile_rulesets(
             error.pointer = f"/rulesets/{start + int(position)}/{rest}"
             raise
         entries.append(entry)
-    source = "".join(sources)
-    functions = build_functions(source, compiler.namespace, entries)
-    return CompiledRulesets(keys, parsed, source, functions)
+    return sources, entries
 
 
 def compile_ruleset(

@@ -101,7 +101,11 @@ def _read_path(compiler: Compiler, node: Call) -> Code:
         expr = f"{expr}[{compiler.const(name)}]"
         current = found
         walked.append(name)
-    return Code(expr, current)
+    if "(computed)" in walked:
+        return Code(expr, current)
+    if variable is not None:
+        return Code(expr, current, key=expr, locals=frozenset({variable[0]}))
+    return compiler.memo(Code(expr, current, key=expr))
 
 
 def _unknown(walked: list[str], name: str, known: str, arg: Node) -> RuleTypeError:
@@ -238,7 +242,8 @@ def _loop(state: State, items: Any) -> Any:
 
 
 def _list_lambda(compiler: Compiler, node: Call, extra: int = 0) -> tuple[Code, str, Code, int]:
-    """Compile ``(f list lambda extra…)``: the list, the loop variable, the body, next index."""
+    """Compile ``(f list lambda extra…)``: the list (as the loop that charges the step budget),
+    the loop variable, the body, and the index of the next argument."""
     _arity(node, 2)
     items = compiler.expect(compiler.compile(node.args[0]), Kind.LIST, node.args[0], "the list")
     name, body_node, used = _lambda(compiler, node, node.args[1:])
@@ -247,14 +252,26 @@ def _list_lambda(compiler: Compiler, node: Call, extra: int = 0) -> tuple[Code, 
     with compiler.variable(name, items.type.item or ANY) as variable:
         body = compiler.compile(body_node)
     source = f"{compiler.helper(_loop)}(S, {items.expr})"
-    return Code(source, items.type), variable, body, 1 + used
+    return Code(source, items.type, key=items.key, locals=items.locals), variable, body, 1 + used
+
+
+def _shared(
+    compiler: Compiler, expr: str, type_: Type, form: str, items: Code, variable: str, body: Code
+) -> Code:
+    """A list form's code, shared between its occurrences when its list and body allow."""
+    body_key, body_locals = compiler.close_over(body, variable)
+    if items.key is None or body_key is None:
+        return Code(expr, type_)
+    key = f"{form}({items.key}, {body_key})"
+    return compiler.memo(Code(expr, type_, key=key, locals=items.locals | body_locals))
 
 
 def _quantifier(builtin: str) -> Callable[[Compiler, Call], Code]:
     def compile_(compiler: Compiler, node: Call) -> Code:
         items, variable, body, _ = _list_lambda(compiler, node)
         test = compiler.expect(body, Kind.BOOLEAN, node, f"the body of {node.name}")
-        return Code(f"{builtin}({test.expr} for {variable} in {items.expr})", Type(Kind.BOOLEAN))
+        expr = f"{builtin}({test.expr} for {variable} in {items.expr})"
+        return _shared(compiler, expr, Type(Kind.BOOLEAN), builtin, items, variable, test)
 
     return compile_
 
@@ -290,7 +307,8 @@ REGISTRY.add_special(
 )
 def _compile_map(compiler: Compiler, node: Call) -> Code:
     items, variable, body, _ = _list_lambda(compiler, node)
-    return Code(f"[{body.expr} for {variable} in {items.expr}]", list_of(body.type))
+    expr = f"[{body.expr} for {variable} in {items.expr}]"
+    return _shared(compiler, expr, list_of(body.type), "map", items, variable, body)
 
 
 @_form(
@@ -299,7 +317,8 @@ def _compile_map(compiler: Compiler, node: Call) -> Code:
 def _compile_filter(compiler: Compiler, node: Call) -> Code:
     items, variable, body, _ = _list_lambda(compiler, node)
     test = compiler.expect(body, Kind.BOOLEAN, node, "the body of filter")
-    return Code(f"[{variable} for {variable} in {items.expr} if {test.expr}]", items.type)
+    expr = f"[{variable} for {variable} in {items.expr} if {test.expr}]"
+    return _shared(compiler, expr, items.type, "filter", items, variable, test)
 
 
 def _sum(values: list[Any]) -> Decimal:
@@ -316,7 +335,8 @@ def _compile_sum(compiler: Compiler, node: Call) -> Code:
     items, variable, body, _ = _list_lambda(compiler, node)
     compiler.expect(body, Kind.DECIMAL, node, "the body of sum")
     helper = compiler.helper(_sum)
-    return Code(f"{helper}([{body.expr} for {variable} in {items.expr}])", Type(Kind.DECIMAL))
+    expr = f"{helper}([{body.expr} for {variable} in {items.expr}])"
+    return _shared(compiler, expr, Type(Kind.DECIMAL), "sum", items, variable, body)
 
 
 def _sorter(key_kind: Kind) -> Callable[[list[Any], Callable[[Any], Any], Any], list[Any]]:
@@ -402,9 +422,13 @@ def _truth(value: Any) -> bool:
 
 def _logic(operator: str, empty: str) -> Callable[[Compiler, Call], Code]:
     def compile_(compiler: Compiler, node: Call) -> Code:
-        parts = []
+        parts, keys = [], []
+        used: frozenset[str] = frozenset()
         for arg in node.args:
             code = compiler.compile(arg)
+            key = code.expr if code.const else code.key
+            keys.append(key if code.kind == Kind.BOOLEAN else None)
+            used |= code.locals
             if code.kind == Kind.BOOLEAN:
                 parts.append(code.expr)
             elif code.kind & (Kind.BOOLEAN | Kind.LIST):
@@ -416,7 +440,11 @@ def _logic(operator: str, empty: str) -> Callable[[Compiler, Call], Code]:
                 )
         if not parts:
             return Code(empty, Type(Kind.BOOLEAN), True, empty == "True")
-        return Code("(" + f" {operator} ".join(parts) + ")", Type(Kind.BOOLEAN))
+        expr = "(" + f" {operator} ".join(parts) + ")"
+        if any(key is None for key in keys):
+            return Code(expr, Type(Kind.BOOLEAN))
+        key = "(" + f" {operator} ".join(k for k in keys if k is not None) + ")"
+        return compiler.memo(Code(expr, Type(Kind.BOOLEAN), key=key, locals=used))
 
     return compile_
 

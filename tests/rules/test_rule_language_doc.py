@@ -36,3 +36,11 @@ def test_function_reference_is_up_to_date() -> None:
     assert reference.splice(text, reference.render()) == text, (
         "docs/rule-language.md is stale: run python -m rules.reference --write"
     )
+
+
+PYTHON_EXAMPLES = re.findall(r"```python\n(.*?)```", DOCUMENT.read_text(), re.S)
+
+
+@pytest.mark.parametrize("source", PYTHON_EXAMPLES)
+def test_python_example_runs(source: str) -> None:
+    exec(compile(source, "docs/rule-language.md", "exec"), {})

@@ -401,16 +401,8 @@ def _attribute_comparison(
     description: str,
     excluded: tuple[tuple[str, ...], ...] = (),
 ) -> BlockDef:
-    def to_talang(values: Mapping[str, Any]) -> Any:
-        return [values["operator"], _read(values["attribute"]), values["value"]]
-
     def match(expr: Any) -> dict[str, Any] | None:
-        if not _is_call(expr, COMPARISON_OPERATORS, 2):
-            return None
-        path = _path_of(expr[1])
-        if path is None or path[0] != root:
-            return None
-        return {"attribute": path, "operator": expr[0], "value": expr[2]}
+        return _match_comparison(expr, root)
 
     return BlockDef(
         id=block_id,
@@ -423,7 +415,7 @@ def _attribute_comparison(
             _operator(),
             _value(),
         ),
-        to_talang=to_talang,
+        to_talang=_compare_attribute,
         match=match,
         check=_check_comparison,
     )
@@ -457,17 +449,23 @@ def _profile_attribute_exists() -> BlockDef:
     )
 
 
-def _item_test(values: Mapping[str, Any]) -> list[Any]:
+def _compare_attribute(values: Mapping[str, Any]) -> list[Any]:
+    """``[operator, (. attribute…), value]``: an attribute compared with a value."""
     return [values["operator"], _read(values["attribute"]), values["value"]]
 
 
-def _match_item_test(expr: Any) -> dict[str, Any] | None:
+def _match_comparison(expr: Any, root: str) -> dict[str, Any] | None:
+    """The values of ``_compare_attribute``'s shape, when its attribute lies under ``root``."""
     if not _is_call(expr, COMPARISON_OPERATORS, 2):
         return None
     path = _path_of(expr[1])
-    if path is None or path[0] != ITEM:
+    if path is None or path[0] != root:
         return None
     return {"attribute": path, "operator": expr[0], "value": expr[2]}
+
+
+def _match_item_comparison(expr: Any) -> dict[str, Any] | None:
+    return _match_comparison(expr, ITEM)
 
 
 _ITEM_FIELDS = (
@@ -481,7 +479,7 @@ def _cart_contains_item() -> BlockDef:
     quantity = _read(ITEM_QUANTITY)
 
     def to_talang(values: Mapping[str, Any]) -> Any:
-        test: list[Any] = _item_test(values)
+        test: list[Any] = _compare_attribute(values)
         if values.get("min_quantity") is not None:
             test = ["and", test, [">=", quantity, values["min_quantity"]]]
         return ["exists", _read(CART_ITEMS), _lambda(ITEM, test)]
@@ -498,7 +496,7 @@ def _cart_contains_item() -> BlockDef:
             and threshold[2] is not None
         ):
             body, min_quantity = body[1], threshold[2]
-        values = _match_item_test(body)
+        values = _match_item_comparison(body)
         if values is None:
             return None
         return {**values, "min_quantity": min_quantity}
@@ -527,12 +525,12 @@ def _cart_contains_item() -> BlockDef:
 
 def _cart_every_item() -> BlockDef:
     def to_talang(values: Mapping[str, Any]) -> Any:
-        return ["every", _read(CART_ITEMS), _lambda(ITEM, _item_test(values))]
+        return ["every", _read(CART_ITEMS), _lambda(ITEM, _compare_attribute(values))]
 
     def match(expr: Any) -> dict[str, Any] | None:
         if not _is_call(expr, ("every",), 2) or expr[1] != _read(CART_ITEMS):
             return None
-        return _match_item_test(_lambda_body(expr[2], ITEM))
+        return _match_item_comparison(_lambda_body(expr[2], ITEM))
 
     return BlockDef(
         id="cart_every_item",
@@ -850,7 +848,7 @@ def _discount_per_item() -> BlockDef:
     def to_talang(values: Mapping[str, Any]) -> Any:
         items: list[Any] = cart
         if values.get("attribute") is not None:
-            items = ["filter", cart, _lambda(ITEM, _item_test(values))]
+            items = ["filter", cart, _lambda(ITEM, _compare_attribute(values))]
         amount = ["*", *line_price, ["/", values["percent"], 100]]
         discount = ["setDiscountPerItem", values["name"], amount, position]
         return ["map", items, _lambda(ITEM, discount)]
@@ -863,7 +861,7 @@ def _discount_per_item() -> BlockDef:
         if items != cart:
             if not _is_call(items, ("filter",), 2) or items[1] != cart:
                 return None
-            selection = _match_item_test(_lambda_body(items[2], ITEM))
+            selection = _match_item_comparison(_lambda_body(items[2], ITEM))
         if selection is None or not _is_call(discount, ("setDiscountPerItem",), 3):
             return None
         amount = discount[2]

@@ -301,10 +301,10 @@ def parse_lisp(source: str, *, pointer: str = "") -> Node:
 def _closing_index(tokens: list[str | _Word], start: int) -> int:
     level = 0
     for index in range(start, len(tokens)):
-        token = tokens[index]
-        if token == _OPEN:
+        part = tokens[index]
+        if part == _OPEN:
             level += 1
-        elif token == _CLOSE:
+        elif part == _CLOSE:
             level -= 1
             if level == 0:
                 return index
@@ -321,15 +321,15 @@ def _read_list(tokens: list[str | _Word], start: int, depth: int) -> tuple[_Tree
     items: _Tree = []
     index = start + 1
     while index < len(tokens):
-        token = tokens[index]
-        if token == _CLOSE:
+        part = tokens[index]
+        if part == _CLOSE:
             return items, index + 1
-        if token == _OPEN:
+        if part == _OPEN:
             child, index = _read_list(tokens, index, depth + 1)
             items.append(child)
         else:
-            assert isinstance(token, _Word)
-            items.append(token)
+            assert isinstance(part, _Word)
+            items.append(part)
             index += 1
     raise RuleSyntaxError("a parenthesis is not closed")
 

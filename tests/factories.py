@@ -1,9 +1,27 @@
 """factory_boy factories shared by the tests."""
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import factory
 from django.contrib.auth.models import User
+from django.utils import timezone
+
+from campaigns.models import (
+    Application,
+    AttributeDefinition,
+    Campaign,
+    CartItem,
+    CustomerProfile,
+    CustomerSession,
+    EffectRecord,
+    EvaluationGroup,
+    Event,
+    IntegrationApiKey,
+    Ruleset,
+    SigningSecret,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -22,3 +40,149 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
         obj.set_password(extracted or "correct horse battery staple")
         if create:
             obj.save(update_fields=["password"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The domain (campaigns.models)
+
+
+class ApplicationFactory(factory.django.DjangoModelFactory[Application]):
+    class Meta:
+        model = Application
+
+    name = factory.Sequence(lambda n: f"Application {n}")
+    currency = "EUR"
+    timezone = "Europe/Berlin"
+
+
+class IntegrationApiKeyFactory(factory.django.DjangoModelFactory[IntegrationApiKey]):
+    """A key whose raw value is ``raw_key`` (a factory parameter; only its hash is stored)."""
+
+    class Meta:
+        model = IntegrationApiKey
+
+    class Params:
+        raw_key = factory.Sequence(lambda n: f"{n:064x}")
+
+    application = factory.SubFactory(ApplicationFactory)
+    name = factory.Sequence(lambda n: f"Key {n}")
+    prefix = factory.LazyAttribute(lambda key: key.raw_key[: IntegrationApiKey.PREFIX_LENGTH])
+    key_hash = factory.LazyAttribute(lambda key: IntegrationApiKey.hash_key(key.raw_key))
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=365))
+
+
+class SigningSecretFactory(factory.django.DjangoModelFactory[SigningSecret]):
+    class Meta:
+        model = SigningSecret
+
+    application = factory.SubFactory(ApplicationFactory)
+    secret = factory.Sequence(lambda n: f"{n:032x}")
+
+
+class EvaluationGroupFactory(factory.django.DjangoModelFactory[EvaluationGroup]):
+    class Meta:
+        model = EvaluationGroup
+
+    application = factory.SubFactory(ApplicationFactory)
+    name = factory.Sequence(lambda n: f"Group {n}")
+    mode = EvaluationGroup.Mode.STACKABLE
+    position = factory.Sequence(lambda n: n)
+
+
+class CampaignFactory(factory.django.DjangoModelFactory[Campaign]):
+    """An enabled campaign without schedule; ``active_rules=[...]`` gives it an active ruleset."""
+
+    class Meta:
+        model = Campaign
+        skip_postgeneration_save = True
+
+    application = factory.SubFactory(ApplicationFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    state = Campaign.State.ENABLED
+    tags: Any = factory.LazyFunction(list)
+    features: Any = factory.LazyFunction(list)
+
+    @factory.post_generation
+    def active_rules(obj: Any, create: bool, extracted: list[Any] | None, **kwargs: Any) -> None:
+        if not create or extracted is None:
+            return
+        ruleset = RulesetFactory(campaign=obj, rules=extracted, activated_at=timezone.now())
+        obj.active_ruleset = ruleset
+        obj.save(update_fields=["active_ruleset"])
+
+
+class RulesetFactory(factory.django.DjangoModelFactory[Ruleset]):
+    class Meta:
+        model = Ruleset
+
+    campaign = factory.SubFactory(CampaignFactory)
+    version = factory.Sequence(lambda n: n + 1)
+    rules: Any = factory.LazyFunction(
+        lambda: [{"title": "Always", "condition": ["and", True], "effects": []}]
+    )
+
+
+class AttributeDefinitionFactory(factory.django.DjangoModelFactory[AttributeDefinition]):
+    class Meta:
+        model = AttributeDefinition
+
+    application = factory.SubFactory(ApplicationFactory)
+    entity = AttributeDefinition.Entity.CUSTOMER_PROFILE
+    name = factory.Sequence(lambda n: f"attribute{n}")
+    title = factory.LazyAttribute(lambda definition: definition.name.title())
+    type = AttributeDefinition.Type.STRING
+
+
+class CustomerProfileFactory(factory.django.DjangoModelFactory[CustomerProfile]):
+    class Meta:
+        model = CustomerProfile
+
+    application = factory.SubFactory(ApplicationFactory)
+    integration_id = factory.Sequence(lambda n: f"customer-{n}")
+
+
+class CustomerSessionFactory(factory.django.DjangoModelFactory[CustomerSession]):
+    class Meta:
+        model = CustomerSession
+
+    application = factory.SubFactory(ApplicationFactory)
+    integration_id = factory.Sequence(lambda n: f"session-{n}")
+    profile = factory.SubFactory(
+        CustomerProfileFactory, application=factory.SelfAttribute("..application")
+    )
+
+
+class CartItemFactory(factory.django.DjangoModelFactory[CartItem]):
+    class Meta:
+        model = CartItem
+
+    session = factory.SubFactory(CustomerSessionFactory)
+    position = factory.Sequence(lambda n: n)
+    name = factory.Sequence(lambda n: f"Item {n}")
+    sku = factory.Sequence(lambda n: f"SKU-{n}")
+    quantity = 1
+    returned_quantity = 0
+    remaining_quantity = factory.LazyAttribute(lambda item: item.quantity - item.returned_quantity)
+    price = Decimal("9.99")
+
+
+class EventFactory(factory.django.DjangoModelFactory[Event]):
+    class Meta:
+        model = Event
+
+    application = factory.SubFactory(ApplicationFactory)
+    type = "talon_session_updated"
+
+
+class EffectRecordFactory(factory.django.DjangoModelFactory[EffectRecord]):
+    class Meta:
+        model = EffectRecord
+
+    application = factory.SubFactory(ApplicationFactory)
+    campaign = factory.SubFactory(
+        CampaignFactory, application=factory.SelfAttribute("..application")
+    )
+    rule_index = 0
+    rule_name = "10% off"
+    effect_type = "setDiscount"
+    props: Any = factory.LazyFunction(lambda: {"name": "10% off", "value": Decimal("1.50")})

@@ -1,0 +1,32 @@
+"""The domain's models, one module per aggregate.
+
+- ``applications``: ``Application`` and its credentials, ``IntegrationApiKey`` and
+  ``SigningSecret``;
+- ``campaigns``: ``EvaluationGroup``, ``Campaign`` and its versioned ``Ruleset``;
+- ``attributes``: ``AttributeDefinition`` (custom attributes, the attribute catalogue's input);
+- ``customers``: ``CustomerProfile``, ``CustomerSession`` with its ``CartItem``, ``Event``;
+- ``effects``: ``EffectRecord``, the log of every effect produced.
+
+Import models from here (``from campaigns.models import Campaign``).
+"""
+
+from campaigns.models.applications import Application, IntegrationApiKey, SigningSecret
+from campaigns.models.attributes import AttributeDefinition
+from campaigns.models.campaigns import Campaign, EvaluationGroup, Ruleset
+from campaigns.models.customers import CartItem, CustomerProfile, CustomerSession, Event
+from campaigns.models.effects import EffectRecord
+
+__all__ = [
+    "Application",
+    "AttributeDefinition",
+    "Campaign",
+    "CartItem",
+    "CustomerProfile",
+    "CustomerSession",
+    "EffectRecord",
+    "EvaluationGroup",
+    "Event",
+    "IntegrationApiKey",
+    "Ruleset",
+    "SigningSecret",
+]

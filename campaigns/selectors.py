@@ -1,0 +1,90 @@
+"""Selectors: the domain's reads, scoped to an application.
+
+Every read of tenant data takes the application it is scoped to, so that no view, API or task
+can forget the filter: asking for another application's campaign by id finds nothing. A ``*_get``
+raises the model's ``DoesNotExist`` when there is no such object (in that application), which
+the interfaces turn into a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import F, Q, QuerySet
+
+from campaigns.models import (
+    Application,
+    AttributeDefinition,
+    Campaign,
+    CustomerSession,
+)
+from campaigns.models.attributes import custom_attribute_types
+from rules.catalogue import build_catalogue
+from rules.types import Type
+
+_EVALUATION_ORDER = (F("evaluation_group__position").asc(nulls_first=True), "position", "id")
+"""Evaluation order: the group's position (campaigns outside any group first), the position in
+the group, then the id, so that the order is total."""
+
+
+def application_get(*, id: int) -> Application:
+    """The application with this id."""
+    return Application.objects.get(pk=id)
+
+
+def campaign_list(*, application: Application) -> QuerySet[Campaign]:
+    """The application's campaigns, in evaluation order (group position, position, id)."""
+    return (
+        Campaign.objects.filter(application=application)
+        .select_related("evaluation_group", "active_ruleset")
+        .order_by(*_EVALUATION_ORDER)
+    )
+
+
+def campaign_get(*, application: Application, id: int) -> Campaign:
+    """The application's campaign with this id."""
+    return Campaign.objects.select_related("evaluation_group", "active_ruleset").get(
+        application=application, pk=id
+    )
+
+
+def running_campaigns(*, application: Application, now: datetime) -> QuerySet[Campaign]:
+    """The campaigns that run at ``now``, in the order they are evaluated.
+
+    A campaign runs when it is enabled, has an active ruleset, has started (or has no start)
+    and has not ended (or has no end; the end itself is excluded). The order is the position
+    of its evaluation group (campaigns outside any group first), then its position in the
+    group, then its id. The active ruleset comes with each campaign.
+    """
+    return (
+        Campaign.objects.filter(
+            application=application,
+            state=Campaign.State.ENABLED,
+            active_ruleset__isnull=False,
+        )
+        .filter(Q(start_time__isnull=True) | Q(start_time__lte=now))
+        .filter(Q(end_time__isnull=True) | Q(end_time__gt=now))
+        .select_related("active_ruleset", "evaluation_group")
+        .order_by(*_EVALUATION_ORDER)
+    )
+
+
+def customer_session_get(*, application: Application, integration_id: str) -> CustomerSession:
+    """The application's session with this integration id, with its profile and cart items."""
+    return (
+        CustomerSession.objects.select_related("profile")
+        .prefetch_related("cart_items")
+        .get(application=application, integration_id=integration_id)
+    )
+
+
+def attribute_catalogue(*, application: Application) -> Type:
+    """What the application's rules may read: the built-in attributes plus its custom ones.
+
+    Every entity's ``Attributes`` map is closed: a rule that reads an attribute the
+    application never defined does not check (``UnknownAttribute``).
+    """
+    definitions = AttributeDefinition.objects.filter(application=application).only(
+        "entity", "name", "type", "title", "description"
+    )
+    return build_catalogue(custom_attributes=custom_attribute_types(definitions))

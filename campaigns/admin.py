@@ -18,7 +18,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -37,15 +37,14 @@ from campaigns.models import (
     SigningSecret,
 )
 from campaigns.selectors import attribute_catalogue
+from campaigns.services.rulesets import applications_rules_changed
 from integration.keys import generate_api_key
 from rules.engine import check_rule
 
 
 def _rules_changed(application_ids: Iterable[int]) -> None:
     """Invalidate the compiled rules of these applications in every process."""
-    Application.objects.filter(pk__in=set(application_ids)).update(
-        rules_version=F("rules_version") + 1
-    )
+    applications_rules_changed(application_ids=application_ids)
 
 
 class TenantAdmin(admin.ModelAdmin):

@@ -1,0 +1,86 @@
+"""The running campaigns of an application, compiled, cached in the process.
+
+Compiling is done once per change, not per request: each process keeps the compiled unit of an
+application's running campaigns and reuses it while the application's ``rules_version`` stamp
+(bumped by every change that affects evaluation) is the one it was compiled at, and until the
+next moment a campaign's schedule starts or ends. Nothing else is held in the process, so any
+number of processes can serve the same application.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from campaigns.models import Application, Campaign
+from campaigns.selectors import attribute_catalogue, running_campaigns
+from rules.engine import CompiledRulesets, compile_rulesets
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCampaigns:
+    """What one compilation produced, and how long it holds."""
+
+    rules_version: int
+    valid_until: datetime | None
+    campaigns: tuple[Campaign, ...]
+    rules: CompiledRulesets
+
+
+_cache: dict[int, CompiledCampaigns] = {}
+_lock = threading.Lock()
+
+
+def compiled_campaigns_get(*, application: Application, now: datetime) -> CompiledCampaigns:
+    """The compiled running campaigns of ``application`` at ``now`` (cached per process).
+
+    ``application.rules_version`` must be fresh (loaded in the caller's transaction)."""
+    cached = _cache.get(application.pk)
+    if (
+        cached is not None
+        and cached.rules_version == application.rules_version
+        and (cached.valid_until is None or now < cached.valid_until)
+    ):
+        return cached
+    compiled = _compile(application=application, now=now)
+    with _lock:
+        _cache[application.pk] = compiled
+    return compiled
+
+
+def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
+    campaigns = tuple(running_campaigns(application=application, now=now))
+    rules = compile_rulesets(
+        [
+            (campaign.pk, campaign.active_ruleset.rules)
+            for campaign in campaigns
+            if campaign.active_ruleset
+        ],
+        catalogue=attribute_catalogue(application=application),
+    )
+    return CompiledCampaigns(
+        rules_version=application.rules_version,
+        valid_until=_next_schedule_change(application=application, now=now),
+        campaigns=campaigns,
+        rules=rules,
+    )
+
+
+def _next_schedule_change(*, application: Application, now: datetime) -> datetime | None:
+    """The first moment after ``now`` at which a campaign starts or ends."""
+    moments = [
+        moment
+        for start, end in Campaign.objects.filter(application=application).values_list(
+            "start_time", "end_time"
+        )
+        for moment in (start, end)
+        if moment is not None and moment > now
+    ]
+    return min(moments, default=None)
+
+
+def compiled_campaigns_forget() -> None:
+    """Drop every cached compilation (tests, and a process that wants a clean slate)."""
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,89 @@
+"""Rulesets: checked when saved, immutable once saved, one version active per campaign.
+
+A campaign's rules change by saving a new ruleset version; the version that runs is the active
+one. Saving type-checks every rule against the application's attribute catalogue (built-in
+attributes plus its custom attribute definitions), and refuses the whole ruleset with every
+error, each carrying a JSON pointer into the submitted list of rules (``/rules/2/condition/1``).
+Anything that changes what evaluation does bumps the application's ``rules_version``, which the
+per-process cache of compiled rules compares (``campaigns.evaluation``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from campaigns.models import Application, Campaign, Ruleset
+from campaigns.selectors import attribute_catalogue
+from rules.engine import Rule, check_rule
+from rules.errors import RuleError
+
+
+class RulesetInvalid(Exception):
+    """A ruleset that does not check; ``errors`` hold every problem, with pointers."""
+
+    def __init__(self, errors: Sequence[RuleError]) -> None:
+        super().__init__(f"the ruleset has {len(errors)} error(s)")
+        self.errors = list(errors)
+
+
+def ruleset_check(*, application: Application, rules: Sequence[Any]) -> list[RuleError]:
+    """Every problem in ``rules`` (Talon.One rule objects), pointers relative to the list."""
+    if not isinstance(rules, list | tuple):
+        return [RuleError("rules are a list of rule objects", pointer="/rules")]
+    catalogue = attribute_catalogue(application=application)
+    errors: list[RuleError] = []
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, Mapping):
+            errors.append(RuleError("a rule is an object", pointer=f"/rules/{index}"))
+            continue
+        for error in check_rule(rule, catalogue=catalogue):
+            error.pointer = f"/rules/{index}{error.pointer}"
+            errors.append(error)
+    return errors
+
+
+def applications_rules_changed(*, application_ids: Iterable[int]) -> None:
+    """Bump the stamp that invalidates every process's compiled rules of these applications."""
+    Application.objects.filter(pk__in=set(application_ids)).update(
+        rules_version=F("rules_version") + 1
+    )
+
+
+@transaction.atomic
+def ruleset_create(*, campaign: Campaign, rules: Sequence[Any], activate: bool = False) -> Ruleset:
+    """Save a new version of a campaign's rules (checked first), optionally making it active."""
+    errors = ruleset_check(application=campaign.application, rules=rules)
+    if errors:
+        raise RulesetInvalid(errors)
+    # The campaign row lock orders concurrent saves, so versions are gapless and unique.
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    latest = locked.rulesets.aggregate(latest=Max("version"))["latest"] or 0
+    ruleset = Ruleset.objects.create(
+        campaign=locked,
+        version=latest + 1,
+        rules=[Rule.from_dict(rule).as_dict() for rule in rules],
+    )
+    if activate:
+        _activate(campaign=locked, ruleset=ruleset)
+    return ruleset
+
+
+@transaction.atomic
+def ruleset_activate(*, ruleset: Ruleset) -> Ruleset:
+    """Make ``ruleset`` the version its campaign runs."""
+    campaign = Campaign.objects.select_for_update().get(pk=ruleset.campaign_id)
+    _activate(campaign=campaign, ruleset=ruleset)
+    return ruleset
+
+
+def _activate(*, campaign: Campaign, ruleset: Ruleset) -> None:
+    ruleset.activated_at = timezone.now()
+    ruleset.save(update_fields=["activated_at"])
+    campaign.active_ruleset = ruleset
+    campaign.save(update_fields=["active_ruleset"])
+    applications_rules_changed(application_ids=[campaign.application_id])

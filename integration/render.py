@@ -1,0 +1,590 @@
+"""Rendering results in the Integration API's wire format.
+
+The functions here are pure: they take plain values (the effect records of ``rules.effects``,
+and the small ``…View`` dataclasses below, which the services fill in) and return JSON-able
+structures with Talon.One's field names, exactly as its Integration API reference spells them
+(``campaignId`` in an effect but ``campaignID`` in a rule failure reason). Leaves are ``str``,
+``int``, ``bool``, ``None`` and ``Decimal``; times are already text (RFC 3339, in UTC, with
+``Z``). ``dumps`` writes such a structure as JSON bytes.
+
+**Money stays exact.** Talon.One sends amounts as JSON numbers, so a ``Decimal`` must become a
+number, not a string (which Django REST framework's encoder would make of it) and not a float
+(which would round it). The standard library's encoder cannot write a number it did not format
+itself, so ``dumps`` lets it write every ``Decimal`` as a placeholder string and then puts each
+number's own text (``decimal_text``) in its placeholder's place. The C encoder does the work,
+and a response with a few dozen amounts costs a few microseconds more than one without.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from rules.effects import Effect
+from rules.values import format_rfc3339
+
+# --------------------------------------------------------------------------------------------
+# JSON
+
+
+def decimal_text(value: Decimal) -> str:
+    """A ``Decimal`` as a JSON number: positional notation, no exponent, no trailing zeros.
+
+    ``Decimal("1E+2")`` is ``100``, ``Decimal("12.3450")`` is ``12.345``, ``Decimal("-0")`` is
+    ``0``; every digit is kept (no rounding to a precision). Raises ``ValueError`` for NaN and
+    the infinities, which JSON cannot express.
+    """
+    text = str(value)  # positional unless the exponent is positive or the number tiny
+    if "E" in text or "N" in text or "n" in text:
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a JSON number")
+        text = format(value, "f")  # without a precision, "f" keeps every digit: no rounding
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+_PLACEHOLDER: Final = "\x00decimal\x00"
+"""What the encoder writes for a ``Decimal``: a string no response normally contains."""
+
+
+def dumps(data: Any) -> bytes:
+    """``data`` as compact JSON bytes (ASCII, so that any string, even one with a lone
+    surrogate, can be written), with every ``Decimal`` written as an exact JSON number.
+
+    Raises ``TypeError`` for values that are not JSON-able (a ``datetime`` must be rendered to
+    text first) and ``ValueError`` for NaN and infinite numbers.
+    """
+    text = _encode(data, _PLACEHOLDER)
+    if text is None:
+        # Some string in the data contains the placeholder's encoded text, so the placeholders
+        # cannot be told apart from it. Pick one nobody can know in advance and write it again.
+        while text is None:
+            text = _encode(data, f"\x00{secrets.token_hex(16)}\x00")
+    return text.encode("ascii")
+
+
+def _encode(data: Any, placeholder: str) -> str | None:
+    """``data`` as JSON text, or None when ``placeholder`` is ambiguous in it."""
+    numbers: list[str] = []
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            numbers.append(decimal_text(value))
+            return placeholder
+        raise TypeError(f"{type(value).__name__} is not JSON serializable: {value!r}")
+
+    encoder = json.JSONEncoder(default=default, separators=(",", ":"), allow_nan=False)
+    text = encoder.encode(data)
+    if not numbers:
+        return text
+    # The encoder calls ``default`` in the order it writes, so the n-th placeholder in the text
+    # is the n-th number, unless a string in the data produced the same text as a placeholder:
+    # then there are more pieces than numbers, and the caller tries another placeholder.
+    pieces = text.split(json.dumps(placeholder))
+    if len(pieces) != len(numbers) + 1:
+        return None
+    out: list[str] = [""] * (2 * len(numbers) + 1)
+    out[0::2] = pieces
+    out[1::2] = numbers
+    return "".join(out)
+
+
+def rfc3339(moment: datetime) -> str:
+    """A time as Talon.One writes it: RFC 3339 in UTC, with ``Z`` (a naive time is taken as
+    UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return format_rfc3339(moment)
+
+
+_PLAIN: Final = frozenset({str, int, Decimal, bool, type(None)})
+"""The types of the values ``_wire`` leaves as they are (most of them)."""
+
+
+def _wire(value: Any) -> Any:
+    """``value`` with every ``datetime`` in it as RFC 3339 text and tuples as lists."""
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, dict):
+        return {key: _wire(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wire(item) for item in value]
+    return value
+
+
+def _attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    # Attribute values are data of any JSON type, plus the times parsed from requests.
+    return {
+        name: value if type(value) in _PLAIN else _wire(value) for name, value in attributes.items()
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Effects and rule failures
+
+
+def render_effect(
+    *,
+    campaign_id: int,
+    ruleset_id: int,
+    rule_index: int,
+    rule_name: str,
+    effect: Effect,
+    triggered_by_coupon: int | None = None,
+    triggered_for_catalog_item: int | None = None,
+    condition_index: int | None = None,
+    evaluation_group_id: int | None = None,
+    evaluation_group_mode: str | None = None,
+    campaign_revision_id: int | None = None,
+    campaign_revision_version_id: int | None = None,
+    experiment_id: int | None = None,
+) -> dict[str, Any]:
+    """One item of a response's ``effects``: what a rule of a campaign asked for.
+
+    ``triggered_by_coupon`` is the id of the coupon being evaluated when the effect fired;
+    the optional fields are left out when None, as Talon.One leaves them out.
+    """
+    rendered: dict[str, Any] = {
+        "campaignId": campaign_id,
+        "rulesetId": ruleset_id,
+        "ruleIndex": rule_index,
+        "ruleName": rule_name,
+        "effectType": effect.effect_type,
+    }
+    if experiment_id is not None:
+        rendered["experimentId"] = experiment_id
+    if triggered_by_coupon is not None:
+        rendered["triggeredByCoupon"] = triggered_by_coupon
+    if triggered_for_catalog_item is not None:
+        rendered["triggeredForCatalogItem"] = triggered_for_catalog_item
+    if condition_index is not None:
+        rendered["conditionIndex"] = condition_index
+    if evaluation_group_id is not None:
+        rendered["evaluationGroupID"] = evaluation_group_id
+    if evaluation_group_mode is not None:
+        rendered["evaluationGroupMode"] = evaluation_group_mode
+    if campaign_revision_id is not None:
+        rendered["campaignRevisionId"] = campaign_revision_id
+    if campaign_revision_version_id is not None:
+        rendered["campaignRevisionVersionId"] = campaign_revision_version_id
+    props = effect.props()  # a new dict, ours to change
+    for name, value in props.items():
+        if type(value) not in _PLAIN:
+            props[name] = _wire(value)
+    rendered["props"] = props
+    return rendered
+
+
+def render_rule_failure(
+    *,
+    campaign_id: int,
+    campaign_name: str,
+    ruleset_id: int,
+    rule_index: int,
+    rule_name: str,
+    condition_index: int | None = None,
+    effect_index: int | None = None,
+    details: str | None = None,
+    evaluation_group_id: int | None = None,
+    evaluation_group_mode: str | None = None,
+    coupon_id: int | None = None,
+    coupon_value: str | None = None,
+    referral_id: int | None = None,
+    referral_value: str | None = None,
+) -> dict[str, Any]:
+    """One item of ``ruleFailureReasons``: why a rule did not fire.
+
+    Note the reference's spelling, unlike an effect's: ``campaignID``, ``rulesetID``,
+    ``couponID``, ``referralID``, ``evaluationGroupID``.
+    """
+    rendered: dict[str, Any] = {
+        "campaignID": campaign_id,
+        "campaignName": campaign_name,
+        "rulesetID": ruleset_id,
+    }
+    if coupon_id is not None:
+        rendered["couponID"] = coupon_id
+    if coupon_value is not None:
+        rendered["couponValue"] = coupon_value
+    if referral_id is not None:
+        rendered["referralID"] = referral_id
+    if referral_value is not None:
+        rendered["referralValue"] = referral_value
+    rendered["ruleIndex"] = rule_index
+    rendered["ruleName"] = rule_name
+    if condition_index is not None:
+        rendered["conditionIndex"] = condition_index
+    if effect_index is not None:
+        rendered["effectIndex"] = effect_index
+    if details is not None:
+        rendered["details"] = details
+    if evaluation_group_id is not None:
+        rendered["evaluationGroupID"] = evaluation_group_id
+    if evaluation_group_mode is not None:
+        rendered["evaluationGroupMode"] = evaluation_group_mode
+    return rendered
+
+
+# --------------------------------------------------------------------------------------------
+# Entities: what the services hand over, and its wire form
+
+
+def _no_attributes() -> Mapping[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CartItemView:
+    """A cart item of a stored session. Empty text and None are left out of the wire form."""
+
+    position: int
+    sku: str
+    quantity: int
+    price: Decimal | None = None
+    name: str = ""
+    category: str = ""
+    product_name: str = ""
+    weight: Decimal | None = None
+    height: Decimal | None = None
+    width: Decimal | None = None
+    length: Decimal | None = None
+    returned_quantity: int = 0
+    remaining_quantity: int | None = None
+    """None: ``quantity - returned_quantity``."""
+    attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
+    additional_costs: Mapping[str, Decimal] = field(default_factory=_no_attributes)
+    """Cost name → price."""
+    catalog_item_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionView:
+    """A stored customer session, as ``customerSession`` shows it."""
+
+    id: int
+    integration_id: str
+    created: datetime
+    application_id: int
+    profile_id: str
+    """``""`` for an anonymous session."""
+    state: str
+    updated: datetime
+    first_session: bool
+    update_count: int
+    total: Decimal
+    cart_item_total: Decimal
+    additional_cost_total: Decimal
+    cart_item_additional_cost_total: Decimal
+    store_integration_id: str = ""
+    coupon_codes: Sequence[str] = ()
+    referral_code: str = ""
+    loyalty_cards: Sequence[str] = ()
+    cart_items: Sequence[CartItemView] = ()
+    additional_costs: Mapping[str, Decimal] = field(default_factory=_no_attributes)
+    """Cost name → price."""
+    identifiers: Sequence[str] = ()
+    attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceMembership:
+    """An audience a customer belongs to."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProfileView:
+    """A stored customer profile, as ``customerProfile`` shows it."""
+
+    id: int
+    integration_id: str
+    created: datetime
+    account_id: int
+    closed_sessions: int
+    total_sales: Decimal
+    last_activity: datetime
+    attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
+    audience_memberships: Sequence[AudienceMembership] = ()
+    sandbox: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CouponView:
+    """A coupon, as ``createdCoupons`` and ``coupons`` show it. None is left out."""
+
+    id: int
+    created: datetime
+    campaign_id: int
+    value: str
+    usage_limit: int
+    """0: without limit."""
+    usage_counter: int
+    discount_limit: Decimal | None = None
+    reservation_limit: int | None = None
+    start_date: datetime | None = None
+    expiry_date: datetime | None = None
+    discount_counter: Decimal | None = None
+    discount_remainder: Decimal | None = None
+    reservation_counter: int | None = None
+    attributes: Mapping[str, Any] | None = None
+    referral_id: int | None = None
+    recipient_integration_id: str | None = None
+    import_id: int | None = None
+    reservation: bool | None = None
+    batch_id: str | None = None
+    is_reservation_mandatory: bool | None = None
+    implicitly_reserved: bool | None = None
+    profile_redemption_count: int | None = None
+    """How often the session's customer redeemed it (in ``coupons``, not ``createdCoupons``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReferralView:
+    """A referral code, as ``createdReferrals`` and ``referral`` show it. None is left out."""
+
+    id: int
+    created: datetime
+    campaign_id: int
+    advocate_profile_integration_id: str
+    code: str
+    usage_counter: int
+    usage_limit: int
+    """0: without limit."""
+    start_date: datetime | None = None
+    expiry_date: datetime | None = None
+    friend_profile_integration_id: str | None = None
+    attributes: Mapping[str, Any] | None = None
+    import_id: int | None = None
+    batch_id: str | None = None
+    referred_customers: Sequence[str] | None = None
+    """The integration ids of the friends who used the code (in ``referral``, not in
+    ``createdReferrals``)."""
+
+
+def _costs(costs: Mapping[str, Decimal]) -> dict[str, Any]:
+    return {name: {"price": price} for name, price in costs.items()}
+
+
+def render_cart_item(item: CartItemView) -> dict[str, Any]:
+    """One item of a session's ``cartItems``."""
+    rendered: dict[str, Any] = {}
+    if item.name:
+        rendered["name"] = item.name
+    rendered["sku"] = item.sku
+    rendered["quantity"] = item.quantity
+    rendered["returnedQuantity"] = item.returned_quantity
+    rendered["remainingQuantity"] = (
+        item.quantity - item.returned_quantity
+        if item.remaining_quantity is None
+        else item.remaining_quantity
+    )
+    if item.price is not None:
+        rendered["price"] = item.price
+    if item.category:
+        rendered["category"] = item.category
+    if item.product_name:
+        rendered["product"] = {"name": item.product_name}
+    if item.weight is not None:
+        rendered["weight"] = item.weight
+    if item.height is not None:
+        rendered["height"] = item.height
+    if item.width is not None:
+        rendered["width"] = item.width
+    if item.length is not None:
+        rendered["length"] = item.length
+    rendered["position"] = item.position
+    rendered["attributes"] = _attributes(item.attributes)
+    rendered["additionalCosts"] = _costs(item.additional_costs)
+    if item.catalog_item_id is not None:
+        rendered["catalogItemID"] = item.catalog_item_id
+    return rendered
+
+
+def render_customer_session(session: SessionView) -> dict[str, Any]:
+    """A response's ``customerSession``.
+
+    Every field the reference requires is always present (an anonymous session's
+    ``profileId`` is ``""``, an empty cart is ``[]``), and so are the code and identifier
+    lists, empty or not; ``storeIntegrationId`` only when the session has a store.
+    """
+    rendered: dict[str, Any] = {
+        "id": session.id,
+        "created": rfc3339(session.created),
+        "integrationId": session.integration_id,
+        "applicationId": session.application_id,
+        "profileId": session.profile_id,
+    }
+    if session.store_integration_id:
+        rendered["storeIntegrationId"] = session.store_integration_id
+    rendered["couponCodes"] = list(session.coupon_codes)
+    rendered["referralCode"] = session.referral_code
+    rendered["loyaltyCards"] = list(session.loyalty_cards)
+    rendered["state"] = session.state
+    rendered["cartItems"] = [render_cart_item(item) for item in session.cart_items]
+    rendered["additionalCosts"] = _costs(session.additional_costs)
+    rendered["identifiers"] = list(session.identifiers)
+    rendered["attributes"] = _attributes(session.attributes)
+    rendered["firstSession"] = session.first_session
+    rendered["updateCount"] = session.update_count
+    rendered["total"] = session.total
+    rendered["cartItemTotal"] = session.cart_item_total
+    rendered["additionalCostTotal"] = session.additional_cost_total
+    rendered["cartItemAdditionalCostTotal"] = session.cart_item_additional_cost_total
+    rendered["updated"] = rfc3339(session.updated)
+    return rendered
+
+
+def render_customer_profile(profile: ProfileView) -> dict[str, Any]:
+    """A response's ``customerProfile``.
+
+    ``loyaltyMemberships`` is always null: the reference has deprecated it and says so.
+    """
+    return {
+        "id": profile.id,
+        "created": rfc3339(profile.created),
+        "integrationId": profile.integration_id,
+        "attributes": _attributes(profile.attributes),
+        "accountId": profile.account_id,
+        "closedSessions": profile.closed_sessions,
+        "totalSales": profile.total_sales,
+        "loyaltyMemberships": None,
+        "audienceMemberships": [
+            {"id": membership.id, "name": membership.name}
+            for membership in profile.audience_memberships
+        ],
+        "lastActivity": rfc3339(profile.last_activity),
+        "sandbox": profile.sandbox,
+    }
+
+
+def _put(rendered: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        rendered[key] = value
+
+
+def render_coupon(coupon: CouponView) -> dict[str, Any]:
+    """A coupon, as in ``createdCoupons`` and ``coupons``."""
+    rendered: dict[str, Any] = {
+        "id": coupon.id,
+        "created": rfc3339(coupon.created),
+        "campaignId": coupon.campaign_id,
+        "value": coupon.value,
+        "usageLimit": coupon.usage_limit,
+    }
+    _put(rendered, "discountLimit", coupon.discount_limit)
+    _put(rendered, "reservationLimit", coupon.reservation_limit)
+    if coupon.start_date is not None:
+        rendered["startDate"] = rfc3339(coupon.start_date)
+    if coupon.expiry_date is not None:
+        rendered["expiryDate"] = rfc3339(coupon.expiry_date)
+    rendered["usageCounter"] = coupon.usage_counter
+    _put(rendered, "discountCounter", coupon.discount_counter)
+    _put(rendered, "discountRemainder", coupon.discount_remainder)
+    _put(rendered, "reservationCounter", coupon.reservation_counter)
+    if coupon.attributes is not None:
+        rendered["attributes"] = _attributes(coupon.attributes)
+    _put(rendered, "referralId", coupon.referral_id)
+    _put(rendered, "recipientIntegrationId", coupon.recipient_integration_id)
+    _put(rendered, "importId", coupon.import_id)
+    _put(rendered, "reservation", coupon.reservation)
+    _put(rendered, "batchId", coupon.batch_id)
+    _put(rendered, "isReservationMandatory", coupon.is_reservation_mandatory)
+    _put(rendered, "implicitlyReserved", coupon.implicitly_reserved)
+    _put(rendered, "profileRedemptionCount", coupon.profile_redemption_count)
+    return rendered
+
+
+def render_referral(referral: ReferralView) -> dict[str, Any]:
+    """A referral code, as in ``createdReferrals`` and ``referral``."""
+    rendered: dict[str, Any] = {"id": referral.id, "created": rfc3339(referral.created)}
+    if referral.start_date is not None:
+        rendered["startDate"] = rfc3339(referral.start_date)
+    if referral.expiry_date is not None:
+        rendered["expiryDate"] = rfc3339(referral.expiry_date)
+    rendered["usageLimit"] = referral.usage_limit
+    rendered["campaignId"] = referral.campaign_id
+    rendered["advocateProfileIntegrationId"] = referral.advocate_profile_integration_id
+    _put(rendered, "friendProfileIntegrationId", referral.friend_profile_integration_id)
+    if referral.attributes is not None:
+        rendered["attributes"] = _attributes(referral.attributes)
+    _put(rendered, "importId", referral.import_id)
+    rendered["code"] = referral.code
+    rendered["usageCounter"] = referral.usage_counter
+    _put(rendered, "batchId", referral.batch_id)
+    if referral.referred_customers is not None:
+        rendered["referredCustomers"] = list(referral.referred_customers)
+    return rendered
+
+
+# --------------------------------------------------------------------------------------------
+# Whole responses
+
+
+def render_session_update_response(
+    *,
+    effects: Sequence[Mapping[str, Any]],
+    response_content: Collection[str] = (),
+    created_coupons: Sequence[CouponView] = (),
+    created_referrals: Sequence[ReferralView] = (),
+    customer_session: SessionView | None = None,
+    customer_profile: ProfileView | None = None,
+    coupons: Sequence[CouponView] = (),
+    referral: ReferralView | None = None,
+    rule_failure_reasons: Sequence[Mapping[str, Any]] = (),
+    triggered_campaigns: Sequence[Any] | None = None,
+    loyalty: Mapping[str, Any] | None = None,
+    event: Mapping[str, Any] | None = None,
+    awarded_giveaways: Sequence[Any] | None = None,
+    previous_returns: Sequence[Any] | None = None,
+    campaign_eligibility: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The 200 body of a session update (and of a profile update or an event, which answer
+    with the same shape).
+
+    ``effects`` (items of ``render_effect``), ``createdCoupons`` and ``createdReferrals`` are
+    always there; every other part only when ``response_content`` asks for it and there is
+    something to show: an object part given as None is left out, a list part asked for is
+    at least ``[]``. ``rule_failure_reasons`` are items of ``render_rule_failure``; the parts
+    this module has no view for (``triggeredCampaigns``, ``loyalty``, ``event``,
+    ``awardedGiveaways``, ``previousReturns``, ``campaignEligibility``) are passed already
+    rendered.
+    """
+    # In the reference's order.
+    rendered: dict[str, Any] = {}
+    wanted = response_content
+    if "customerProfile" in wanted and customer_profile is not None:
+        rendered["customerProfile"] = render_customer_profile(customer_profile)
+    if "loyalty" in wanted and loyalty is not None:
+        rendered["loyalty"] = loyalty
+    if "triggeredCampaigns" in wanted:
+        rendered["triggeredCampaigns"] = list(triggered_campaigns or ())
+    if "campaignEligibility" in wanted and campaign_eligibility is not None:
+        rendered["campaignEligibility"] = campaign_eligibility
+    rendered["effects"] = list(effects)
+    if "ruleFailureReasons" in wanted:
+        rendered["ruleFailureReasons"] = list(rule_failure_reasons)
+    rendered["createdCoupons"] = [render_coupon(coupon) for coupon in created_coupons]
+    rendered["createdReferrals"] = [render_referral(item) for item in created_referrals]
+    if "awardedGiveaways" in wanted:
+        rendered["awardedGiveaways"] = list(awarded_giveaways or ())
+    if "referral" in wanted and referral is not None:
+        rendered["referral"] = render_referral(referral)
+    if "coupons" in wanted:
+        rendered["coupons"] = [render_coupon(coupon) for coupon in coupons]
+    if "event" in wanted and event is not None:
+        rendered["event"] = event
+    if "customerSession" in wanted and customer_session is not None:
+        rendered["customerSession"] = render_customer_session(customer_session)
+    if "previousReturns" in wanted:
+        rendered["previousReturns"] = list(previous_returns or ())
+    return rendered

@@ -103,6 +103,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the middleware that can refuse a request (a bad Host, in CommonMiddleware), so
+    # that the API's every error answer, Django's own included, is JSON in Talon.One's shape.
+    "integration.errors.ApiErrorMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -229,12 +232,14 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # Deny by default: every API view names the authentication it accepts (ApiKey-v1,
-# Content-Signature, management bearer tokens) and the permission it needs.
+# Content-Signature, management bearer tokens) and the permission it needs. Errors of both
+# APIs are answered in Talon.One's shape ({message, errors, StatusCode}).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "integration.errors.exception_handler",
 }
 
 # --- Internationalisation ---------------------------------------------------------------------

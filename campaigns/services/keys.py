@@ -1,0 +1,134 @@
+"""An application's Integration API credentials: API keys and signing secrets.
+
+An API key is generated here and returned in clear once, to be shown to the administrator who
+creates it; only its first characters and its SHA-256 are stored (``integration.keys``
+defines the format). A signing secret is stored as it is, since computing an HMAC needs it.
+
+``integration_key_authenticate`` and ``active_signing_secrets`` are the reads that
+authentication makes on every request, so each is one indexed query; the key's
+``last_used_at`` is written at most once a minute, not on every request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from campaigns.models import Application, IntegrationApiKey, SigningSecret
+from integration.keys import generate_api_key, key_hash
+
+#: How stale ``IntegrationApiKey.last_used_at`` may be: it is rewritten only when older, so
+#: that a busy shop costs one write a minute rather than one per request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+#: Random bytes of a generated signing secret; the secret is their hex form.
+SIGNING_SECRET_BYTES = 32
+
+#: Signing secrets an application may have active at once: the current one and, during a
+#: rotation, its successor.
+MAX_ACTIVE_SIGNING_SECRETS = 2
+
+
+def integration_key_create(
+    *, application: Application, name: str, expires_at: datetime
+) -> tuple[IntegrationApiKey, str]:
+    """Create an API key for ``application``; return it with the raw key, which only the caller
+    ever sees (only its prefix and hash are stored).
+
+    Raises ``ValidationError`` for a blank name or an expiry that is naive or not in the future.
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationError(
+            {"name": ValidationError("An API key needs a name.", code="required")}
+        )
+    _check_expiry(expires_at)
+    generated = generate_api_key()
+    key = IntegrationApiKey.objects.create(
+        application=application,
+        name=name,
+        prefix=generated.prefix,
+        key_hash=generated.hashed,
+        expires_at=expires_at,
+    )
+    return key, generated.raw
+
+
+def integration_key_authenticate(*, raw_key: str, now: datetime) -> Application | None:
+    """The application whose unexpired API key ``raw_key`` is, or ``None``.
+
+    One query (the key by its unique hash, with its application); and, when the key's
+    ``last_used_at`` is more than ``LAST_USED_RESOLUTION`` old, one conditional update, which
+    concurrent requests cannot repeat within the minute.
+    """
+    key = (
+        IntegrationApiKey.objects.select_related("application")
+        .filter(key_hash=key_hash(raw_key), expires_at__gt=now)
+        .first()
+    )
+    if key is None:
+        return None
+    stale_before = now - LAST_USED_RESOLUTION
+    if key.last_used_at is None or key.last_used_at < stale_before:
+        IntegrationApiKey.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=key.pk
+        ).update(last_used_at=now)
+    return key.application
+
+
+@transaction.atomic
+def signing_secret_create(
+    *, application: Application, expires_at: datetime | None = None
+) -> SigningSecret:
+    """Generate a new signing secret for ``application`` (64 hex digits), active until
+    ``expires_at`` (or until it is given an expiry, when ``None``).
+
+    Raises ``ValidationError`` when the application already has ``MAX_ACTIVE_SIGNING_SECRETS``
+    active secrets (retire one first) or for an expiry that is naive or not in the future.
+    """
+    if expires_at is not None:
+        _check_expiry(expires_at)
+    # The application's row lock orders concurrent creations, so that two of them cannot both
+    # see one active secret and make three.
+    Application.objects.select_for_update().get(pk=application.pk)
+    if _active_signing_secrets(application=application, now=timezone.now()).count() >= (
+        MAX_ACTIVE_SIGNING_SECRETS
+    ):
+        raise ValidationError(
+            f"An application has at most {MAX_ACTIVE_SIGNING_SECRETS} active signing secrets: "
+            f"give the old one an expiry first.",
+            code="too_many_signing_secrets",
+        )
+    return SigningSecret.objects.create(
+        application=application,
+        secret=secrets.token_hex(SIGNING_SECRET_BYTES),
+        expires_at=expires_at,
+    )
+
+
+def active_signing_secrets(*, application: Application, now: datetime) -> list[str]:
+    """The secrets a request signed for ``application`` may be signed with at ``now``."""
+    return list(
+        _active_signing_secrets(application=application, now=now).values_list("secret", flat=True)
+    )
+
+
+def _active_signing_secrets(*, application: Application, now: datetime) -> QuerySet[SigningSecret]:
+    return SigningSecret.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now), application=application
+    )
+
+
+def _check_expiry(expires_at: datetime) -> None:
+    if timezone.is_naive(expires_at):
+        problem = ValidationError("The expiry needs a time zone.", code="naive_datetime")
+    elif expires_at <= timezone.now():
+        problem = ValidationError("The expiry must be in the future.", code="expired")
+    else:
+        return
+    raise ValidationError({"expires_at": problem})

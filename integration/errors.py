@@ -52,6 +52,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from campaigns.services.rulesets import RulesetInvalid
+from campaigns.services.sessions import SessionStateError
 from integration.payloads import PayloadError
 from rules.errors import RuleError
 
@@ -260,6 +261,14 @@ def as_integration_error(exc: Exception) -> IntegrationError | None:
         return BadRequest("The request is not valid.", [_rule_item(exc)], code=exc.code)
     if isinstance(exc, RulesetInvalid):
         return BadRequest("The rules are not valid.", [_rule_item(error) for error in exc.errors])
+    if isinstance(exc, SessionStateError):
+        item = ErrorItem(
+            code="invalid_state_transition",
+            title="Invalid state transition",
+            details=str(exc),
+            pointer="/customerSession/state",
+        )
+        return BadRequest(str(exc), [item], code="invalid_state_transition")
     if isinstance(exc, PayloadError):
         items = [
             ErrorItem(code="invalid_payload", title=title, details=details, pointer=pointer)

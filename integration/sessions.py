@@ -1,0 +1,186 @@
+"""``PUT`` and ``GET /v2/customer_sessions/{customerSessionId}``: thin views over the session
+service. They parse (``integration.payloads``), call ``campaigns.services.sessions``, and render
+(``integration.render``) in Talon.One's wire format."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework.request import Request
+
+from campaigns.models import AttributeDefinition, CartItem, CustomerProfile, CustomerSession
+from campaigns.models.attributes import custom_attribute_types
+from campaigns.selectors import customer_session_get
+from campaigns.services.sessions import SessionOutcome, customer_session_update
+from integration.errors import BadRequest, ErrorItem, NotFound
+from integration.payloads import parse_session_update
+from integration.render import (
+    CartItemView,
+    ProfileView,
+    SessionView,
+    dumps,
+    render_customer_session,
+    render_effect,
+    render_rule_failure,
+    render_session_update_response,
+)
+from integration.views import IntegrationView
+from rules.values import parse_rfc3339
+
+JSON = "application/json"
+
+
+def _json(data: Any) -> HttpResponse:
+    return HttpResponse(dumps(data), content_type=JSON)
+
+
+def _flag(request: Request, name: str) -> bool:
+    return str(request.query_params.get(name, "")).lower() == "true"
+
+
+class CustomerSessionView(IntegrationView):
+    """Create or update a session and run the rules (``PUT``); read it (``GET``)."""
+
+    def put(self, request: Request, customer_session_id: str) -> HttpResponse:
+        application = self.application
+        definitions = list(AttributeDefinition.objects.filter(application=application))
+        declared: dict[str, dict[str, str]] = {}
+        for definition in definitions:
+            declared.setdefault(definition.entity, {})[definition.name] = definition.type
+        update = parse_session_update(request.data, custom_attributes=declared)
+        dry = _flag(request, "dry")
+        outcome = customer_session_update(
+            application=application,
+            integration_id=customer_session_id,
+            update=update,
+            custom_types=custom_attribute_types(definitions),
+            now=_now(request, dry=dry),
+            dry=dry,
+        )
+        return _json(
+            render_session_update_response(
+                effects=[
+                    render_effect(
+                        campaign_id=fired.rule.ruleset,
+                        ruleset_id=outcome.ruleset_ids.get(fired.rule.ruleset, 0),
+                        rule_index=fired.rule.rule_index,
+                        rule_name=fired.rule.title,
+                        effect=fired.effect,
+                    )
+                    for fired in outcome.effects
+                ],
+                response_content=update.response_content,
+                customer_session=session_view(outcome.session, outcome.items),
+                customer_profile=profile_view(outcome.profile),
+                rule_failure_reasons=[
+                    render_rule_failure(
+                        campaign_id=failure.rule.ruleset,
+                        campaign_name=outcome.campaign_names.get(failure.rule.ruleset, ""),
+                        ruleset_id=outcome.ruleset_ids.get(failure.rule.ruleset, 0),
+                        rule_index=failure.rule.rule_index,
+                        rule_name=failure.rule.title,
+                        effect_index=failure.effect_index,
+                        details=failure.error.message if failure.error else None,
+                    )
+                    for failure in outcome.failures
+                ],
+            )
+        )
+
+    def get(self, request: Request, customer_session_id: str) -> HttpResponse:
+        try:
+            session = customer_session_get(
+                application=self.application, integration_id=customer_session_id
+            )
+        except CustomerSession.DoesNotExist:
+            raise NotFound(f"There is no customer session {customer_session_id!r}.") from None
+        items = list(session.cart_items.order_by("position"))
+        return _json(
+            {
+                "customerSession": render_customer_session(session_view(session, items)),
+                "effects": [],
+                "loyalty": None,
+                "referral": None,
+                "coupons": [],
+                "triggeredCampaigns": [],
+            }
+        )
+
+
+def _now(request: Request, *, dry: bool) -> datetime:
+    """The evaluation's clock: ``now`` is honoured only in a dry run, as in Talon.One."""
+    given = request.query_params.get("now")
+    if given is None:
+        return timezone.now()
+    moment = parse_rfc3339(str(given))
+    if not dry or moment is None:
+        detail = "an RFC 3339 time" if moment is None else "only allowed with dry=true"
+        raise BadRequest(
+            "The now parameter is not valid.",
+            [ErrorItem(code="invalid_now", title="Invalid value", details=detail, parameter="now")],
+        )
+    return moment
+
+
+def session_view(session: CustomerSession, items: list[CartItem]) -> SessionView:
+    return SessionView(
+        id=session.pk,
+        integration_id=session.integration_id,
+        created=session.created,
+        application_id=session.application_id,
+        profile_id=session.profile.integration_id if session.profile else "",
+        state=session.state,
+        updated=session.updated,
+        first_session=session.first_session,
+        update_count=session.update_count,
+        total=session.total,
+        cart_item_total=session.cart_item_total,
+        additional_cost_total=session.additional_cost_total,
+        cart_item_additional_cost_total=session.cart_item_additional_cost_total,
+        store_integration_id=session.store_integration_id,
+        coupon_codes=session.coupon_codes,
+        referral_code=session.referral_code,
+        loyalty_cards=session.loyalty_cards,
+        cart_items=[
+            CartItemView(
+                position=item.position,
+                sku=item.sku,
+                quantity=item.quantity,
+                price=item.price,
+                name=item.name,
+                category=item.category,
+                product_name=item.product_name,
+                weight=item.weight,
+                height=item.height,
+                width=item.width,
+                length=item.length,
+                returned_quantity=item.returned_quantity,
+                remaining_quantity=item.remaining_quantity,
+                attributes=item.attributes,
+            )
+            for item in items
+        ],
+        identifiers=session.identifiers,
+        attributes=session.attributes,
+    )
+
+
+def profile_view(profile: CustomerProfile | None) -> ProfileView | None:
+    if profile is None:
+        return None
+    return ProfileView(
+        id=profile.pk,
+        integration_id=profile.integration_id,
+        created=profile.created,
+        account_id=profile.application_id,
+        closed_sessions=profile.closed_sessions,
+        total_sales=profile.total_sales,
+        last_activity=profile.last_activity,
+        attributes=profile.attributes,
+    )
+
+
+__all__ = ["CustomerSessionView", "SessionOutcome"]

@@ -1,0 +1,241 @@
+"""``PUT``/``GET /v2/customer_sessions/{id}`` through HTTP on PostgreSQL: effects in Talon.One's
+shape, discounts true to the cart, the state machine with its rollbacks, dry runs, bad input,
+and a constant number of queries however many campaigns run."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from campaigns.compiled import compiled_campaigns_forget
+from campaigns.models import Application, CustomerProfile, CustomerSession, EffectRecord
+from campaigns.services.keys import integration_key_create
+from campaigns.services.rulesets import ruleset_create
+from integration.render import dumps
+from tests.factories import ApplicationFactory, CampaignFactory
+
+pytestmark = pytest.mark.django_db
+
+TOTAL = [".", "Session", "Total"]
+TEN_PERCENT = {
+    "title": "10% off big carts",
+    "condition": [">", TOTAL, 100],
+    "effects": [["setDiscount", "10% off", ["*", TOTAL, 0.1]]],
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_compiled_rules() -> None:
+    compiled_campaigns_forget()
+
+
+@pytest.fixture
+def application() -> Application:
+    return ApplicationFactory(currency="EUR")
+
+
+@pytest.fixture
+def auth(application: Application) -> dict[str, str]:
+    _, raw = integration_key_create(
+        application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
+    )
+    return {"Authorization": f"ApiKey-v1 {raw}"}
+
+
+def campaign(application: Application, rules: list[dict[str, Any]]) -> Any:
+    made = CampaignFactory(application=application)
+    ruleset_create(campaign=made, rules=rules, activate=True)
+    made.refresh_from_db()
+    return made
+
+
+def put(
+    client: Client, auth: dict[str, str], session: str, body: dict[str, Any], **params: str
+) -> Any:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    url = f"/v2/customer_sessions/{session}" + (f"?{query}" if query else "")
+    return client.put(url, data=dumps(body), content_type="application/json", headers=auth)
+
+
+def cart(
+    *prices: str, state: str = "open", profile: str = "customer-1", **extra: Any
+) -> dict[str, Any]:
+    items = [{"sku": f"SKU-{i}", "quantity": 1, "price": Decimal(p)} for i, p in enumerate(prices)]
+    return {
+        "customerSession": {"profileId": profile, "state": state, "cartItems": items, **extra},
+        "responseContent": ["customerSession", "customerProfile", "ruleFailureReasons"],
+    }
+
+
+def body_of(response: Any) -> Any:
+    assert response.status_code == 200, response.content
+    return json.loads(response.content, parse_float=Decimal)
+
+
+def test_a_big_cart_gets_its_discount_in_talon_ones_shape(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    made = campaign(application, [TEN_PERCENT])
+    body = body_of(put(client, auth, "s-1", cart("80.00", "43.45")))
+    [effect] = body["effects"]
+    assert effect["campaignId"] == made.pk
+    assert effect["rulesetId"] == made.active_ruleset_id
+    assert (effect["ruleIndex"], effect["ruleName"], effect["effectType"]) == (
+        0,
+        "10% off big carts",
+        "setDiscount",
+    )
+    assert effect["props"] == {
+        "name": "10% off",
+        "value": Decimal("12.35"),
+    }  # 12.345 rounds half up
+    session = body["customerSession"]
+    assert (session["integrationId"], session["state"], session["total"]) == (
+        "s-1",
+        "open",
+        Decimal("123.45"),
+    )
+    assert body["customerProfile"]["integrationId"] == "customer-1"
+    assert body["createdCoupons"] == []
+    assert body["createdReferrals"] == []
+
+
+def test_a_small_cart_gets_nothing_and_says_why(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    campaign(application, [TEN_PERCENT])
+    body = body_of(put(client, auth, "s-1", cart("10.00")))
+    assert body["effects"] == []
+    [reason] = body["ruleFailureReasons"]
+    assert reason["ruleName"] == "10% off big carts"
+
+
+def test_a_discount_never_exceeds_the_cart(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    campaign(
+        application,
+        [{"title": "huge", "condition": ["and"], "effects": [["setDiscount", "huge", 500]]}],
+    )
+    [effect] = body_of(put(client, auth, "s-1", cart("120.00")))["effects"]
+    assert effect["props"]["value"] == Decimal("120")
+    assert effect["props"]["desiredValue"] == Decimal("500")
+
+
+def test_closing_confirms_once_and_cancelling_rolls_back_once(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    campaign(application, [TEN_PERCENT])
+    body_of(put(client, auth, "s-1", cart("150.00")))
+    closed = body_of(put(client, auth, "s-1", cart("150.00", state="closed")))
+    assert [e["effectType"] for e in closed["effects"]] == ["setDiscount"]
+    again = body_of(put(client, auth, "s-1", cart("150.00", state="closed")))
+    assert again["effects"] == closed["effects"]
+    assert EffectRecord.objects.count() == 1
+    profile = CustomerProfile.objects.get(integration_id="customer-1")
+    assert (profile.closed_sessions, profile.total_sales) == (1, Decimal("150"))
+
+    cancelled = body_of(put(client, auth, "s-1", {"customerSession": {"state": "cancelled"}}))
+    assert [(e["effectType"], e["props"]["value"]) for e in cancelled["effects"]] == [
+        ("rollbackDiscount", Decimal("15"))
+    ]
+    again = body_of(put(client, auth, "s-1", {"customerSession": {"state": "cancelled"}}))
+    assert again["effects"] == []
+    assert EffectRecord.objects.get().rolled_back_at is not None
+    profile.refresh_from_db()
+    assert (profile.closed_sessions, profile.total_sales) == (0, Decimal("0"))
+
+
+@pytest.mark.parametrize(
+    ("first", "then"), [("cancelled", "open"), ("closed", "open"), ("cancelled", "closed")]
+)
+def test_a_forbidden_transition_is_a_400_and_changes_nothing(
+    client: Client, auth: dict[str, str], first: str, then: str
+) -> None:
+    body_of(put(client, auth, "s-1", cart("10.00")))
+    body_of(put(client, auth, "s-1", {"customerSession": {"state": first}}))
+    before = CustomerSession.objects.get().state
+    response = put(client, auth, "s-1", {"customerSession": {"state": then}})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["source"] == {"pointer": "/customerSession/state"}
+    assert CustomerSession.objects.get().state == before
+
+
+def test_a_dry_run_answers_the_same_and_writes_nothing(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    campaign(application, [TEN_PERCENT])
+    dry = body_of(put(client, auth, "s-1", cart("150.00", state="closed"), dry="true"))
+    assert [e["effectType"] for e in dry["effects"]] == ["setDiscount"]
+    assert not CustomerSession.objects.exists()
+    assert not CustomerProfile.objects.exists()
+    assert not EffectRecord.objects.exists()
+
+
+def test_now_is_only_for_dry_runs(client: Client, auth: dict[str, str]) -> None:
+    response = put(client, auth, "s-1", cart("1.00"), now="2026-01-01T00:00:00Z")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["source"] == {"parameter": "now"}
+
+
+def test_bad_input_is_a_400_with_pointers_and_nothing_is_written(
+    client: Client, auth: dict[str, str]
+) -> None:
+    body = {"customerSession": {"cartItems": [{"sku": "A", "quantity": 0, "price": -1}]}}
+    response = put(client, auth, "s-1", body)
+    assert response.status_code == 400
+    pointers = {e["source"]["pointer"] for e in response.json()["errors"]}
+    assert {
+        "/customerSession/cartItems/0/quantity",
+        "/customerSession/cartItems/0/price",
+    } <= pointers
+    assert not CustomerSession.objects.exists()
+
+
+def test_an_unauthenticated_request_is_a_401(client: Client) -> None:
+    assert put(client, {}, "s-1", cart("1.00")).status_code == 401
+
+
+def test_get_reads_the_session_and_404s_for_an_unknown_one(
+    client: Client, auth: dict[str, str]
+) -> None:
+    body_of(put(client, auth, "s-1", cart("12.50")))
+    got = client.get("/v2/customer_sessions/s-1", headers=auth)
+    assert got.status_code == 200
+    assert got.json()["customerSession"]["cartItems"][0]["sku"] == "SKU-0"
+    missing = client.get("/v2/customer_sessions/nope", headers=auth)
+    assert missing.status_code == 404
+
+
+def test_another_applications_session_is_not_found(client: Client, auth: dict[str, str]) -> None:
+    other = ApplicationFactory()
+    _, raw = integration_key_create(
+        application=other, name="Other", expires_at=timezone.now() + timedelta(days=1)
+    )
+    body_of(put(client, {"Authorization": f"ApiKey-v1 {raw}"}, "s-1", cart("1.00")))
+    assert client.get("/v2/customer_sessions/s-1", headers=auth).status_code == 404
+
+
+def _queries(client: Client, auth: dict[str, str], session: str) -> int:
+    body_of(put(client, auth, session, cart("150.00")))  # warm: compiles and caches
+    with CaptureQueriesContext(connection) as captured:
+        body_of(put(client, auth, session, cart("150.00", "10.00")))
+    return len(captured)
+
+
+def test_the_number_of_queries_does_not_grow_with_the_campaigns(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    campaign(application, [TEN_PERCENT])
+    with_one = _queries(client, auth, "s-1")
+    for _ in range(20):
+        campaign(application, [TEN_PERCENT])
+    assert _queries(client, auth, "s-2") == with_one

@@ -130,6 +130,22 @@ def session_binding(
     return binding
 
 
+def profile_binding(profile: Any, types: Mapping[str, Type]) -> dict[str, Any] | None:
+    """A ``CustomerProfile`` (or None) as rules read it."""
+    if profile is None:
+        return None
+    return {
+        "IntegrationId": profile.integration_id,
+        "CreatedAt": profile.created,
+        "LastActivity": profile.last_activity,
+        "ClosedSessions": Decimal(profile.closed_sessions),
+        "TotalSales": profile.total_sales,
+        "AudienceMemberships": [],
+        "LoyaltyMemberships": [],
+        "Attributes": typed_attributes(profile.attributes, types),
+    }
+
+
 def round_money(amount: Decimal, minor_units: int) -> Decimal:
     """``amount`` rounded half up to the currency's minor unit."""
     return amount.quantize(Decimal(1).scaleb(-minor_units), rounding=ROUND_HALF_UP)

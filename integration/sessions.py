@@ -4,6 +4,7 @@ service. They parse (``integration.payloads``), call ``campaigns.services.sessio
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,10 +12,10 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
 
-from campaigns.models import AttributeDefinition, CartItem, CustomerProfile, CustomerSession
-from campaigns.models.attributes import custom_attribute_types
+from campaigns.models import CartItem, CustomerProfile, CustomerSession
 from campaigns.selectors import customer_session_get
 from campaigns.services.sessions import SessionOutcome, customer_session_update
+from integration.attributes import attribute_schema
 from integration.errors import BadRequest, ErrorItem, NotFound
 from integration.payloads import parse_session_update
 from integration.render import (
@@ -28,16 +29,17 @@ from integration.render import (
     render_session_update_response,
 )
 from integration.views import IntegrationView
+from rules.engine import FiredEffect
 from rules.values import parse_rfc3339
 
 JSON = "application/json"
 
 
-def _json(data: Any) -> HttpResponse:
+def json_response(data: Any) -> HttpResponse:
     return HttpResponse(dumps(data), content_type=JSON)
 
 
-def _flag(request: Request, name: str) -> bool:
+def query_flag(request: Request, name: str) -> bool:
     return str(request.query_params.get(name, "")).lower() == "true"
 
 
@@ -46,32 +48,20 @@ class CustomerSessionView(IntegrationView):
 
     def put(self, request: Request, customer_session_id: str) -> HttpResponse:
         application = self.application
-        definitions = list(AttributeDefinition.objects.filter(application=application))
-        declared: dict[str, dict[str, str]] = {}
-        for definition in definitions:
-            declared.setdefault(definition.entity, {})[definition.name] = definition.type
-        update = parse_session_update(request.data, custom_attributes=declared)
-        dry = _flag(request, "dry")
+        schema = attribute_schema(application)
+        update = parse_session_update(request.data, custom_attributes=schema.declared)
+        dry = query_flag(request, "dry")
         outcome = customer_session_update(
             application=application,
             integration_id=customer_session_id,
             update=update,
-            custom_types=custom_attribute_types(definitions),
-            now=_now(request, dry=dry),
+            custom_types=schema.types,
+            now=evaluation_time(request, dry=dry),
             dry=dry,
         )
-        return _json(
+        return json_response(
             render_session_update_response(
-                effects=[
-                    render_effect(
-                        campaign_id=fired.rule.ruleset,
-                        ruleset_id=outcome.ruleset_ids.get(fired.rule.ruleset, 0),
-                        rule_index=fired.rule.rule_index,
-                        rule_name=fired.rule.title,
-                        effect=fired.effect,
-                    )
-                    for fired in outcome.effects
-                ],
+                effects=rendered_effects(outcome.effects, outcome.ruleset_ids),
                 response_content=update.response_content,
                 customer_session=session_view(outcome.session, outcome.items),
                 customer_profile=profile_view(outcome.profile),
@@ -98,7 +88,7 @@ class CustomerSessionView(IntegrationView):
         except CustomerSession.DoesNotExist:
             raise NotFound(f"There is no customer session {customer_session_id!r}.") from None
         items = list(session.cart_items.order_by("position"))
-        return _json(
+        return json_response(
             {
                 "customerSession": render_customer_session(session_view(session, items)),
                 "effects": [],
@@ -110,7 +100,7 @@ class CustomerSessionView(IntegrationView):
         )
 
 
-def _now(request: Request, *, dry: bool) -> datetime:
+def evaluation_time(request: Request, *, dry: bool) -> datetime:
     """The evaluation's clock: ``now`` is honoured only in a dry run, as in Talon.One."""
     given = request.query_params.get("now")
     if given is None:
@@ -123,6 +113,22 @@ def _now(request: Request, *, dry: bool) -> datetime:
             [ErrorItem(code="invalid_now", title="Invalid value", details=detail, parameter="now")],
         )
     return moment
+
+
+def rendered_effects(
+    effects: Sequence[FiredEffect], ruleset_ids: Mapping[int, int | None]
+) -> list[dict[str, Any]]:
+    """Effects in the wire format; a rule's ruleset key is its campaign's id."""
+    return [
+        render_effect(
+            campaign_id=fired.rule.ruleset,
+            ruleset_id=ruleset_ids.get(fired.rule.ruleset) or 0,
+            rule_index=fired.rule.rule_index,
+            rule_name=fired.rule.title,
+            effect=fired.effect,
+        )
+        for fired in effects
+    ]
 
 
 def session_view(session: CustomerSession, items: list[CartItem]) -> SessionView:

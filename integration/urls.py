@@ -4,6 +4,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
+from integration.customers import CustomerProfileView, EventView
 from integration.sessions import CustomerSessionView
 
 app_name = "integration"
@@ -14,4 +15,17 @@ urlpatterns: list[URLPattern | URLResolver] = [
         CustomerSessionView.as_view(),
         name="customer-session",
     ),
+    path(
+        "v2/customer_profiles/<str:integration_id>",
+        CustomerProfileView.as_view(),
+        name="customer-profile",
+    ),
+    path("v2/events", EventView.as_view(), name="events"),
+    # Paths the official JavaScript SDK 4.3.0 still calls, onto the same views.
+    path(
+        "v1/customer_profiles/<str:integration_id>",
+        CustomerProfileView.as_view(),
+        name="customer-profile-v1",
+    ),
+    path("v1/events", EventView.as_view(), name="events-v1"),
 ]

@@ -34,6 +34,7 @@ from campaigns.evaluation import (
     ZERO,
     ItemData,
     apply_discounts,
+    profile_binding,
     session_binding,
     stored_value,
     typed_attributes,
@@ -172,7 +173,7 @@ def _update(
     binding = session_binding(
         session=_session_fields(session, custom_types.get("CustomerSession", {})),
         items=item_data,
-        profile=_profile_fields(profile, custom_types.get("CustomerProfile", {})),
+        profile=profile_binding(profile, custom_types.get("CustomerProfile", {})),
         application={"Id": Decimal(application.pk), "Name": application.name},
         now=now,
     )
@@ -326,23 +327,6 @@ def _session_fields(session: CustomerSession, types: Mapping[str, Type]) -> dict
         "LoyaltyCards": list(session.loyalty_cards),
         "Identifiers": list(session.identifiers),
         "Attributes": typed_attributes(session.attributes, types),
-    }
-
-
-def _profile_fields(
-    profile: CustomerProfile | None, types: Mapping[str, Type]
-) -> dict[str, Any] | None:
-    if profile is None:
-        return None
-    return {
-        "IntegrationId": profile.integration_id,
-        "CreatedAt": profile.created,
-        "LastActivity": profile.last_activity,
-        "ClosedSessions": Decimal(profile.closed_sessions),
-        "TotalSales": profile.total_sales,
-        "AudienceMemberships": [],
-        "LoyaltyMemberships": [],
-        "Attributes": typed_attributes(profile.attributes, types),
     }
 
 

@@ -192,3 +192,110 @@ def _granted(effect: Any, value: Decimal, wanted: Decimal) -> Any:
         return effect
     desired = wanted if value < wanted else None
     return replace(effect, value=value, desired_value=desired)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupNode:
+    """An evaluation group: how its members compete, and where it stands in its parent."""
+
+    id: int
+    mode: str
+    """``stackable``, ``listOrder``, ``lowestDiscount`` or ``highestDiscount``."""
+    parent_id: int | None = None
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignNode:
+    """A campaign's place in the evaluation tree."""
+
+    id: int
+    group_id: int | None = None
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A campaign whose effects were set aside by its group, and why (Talon.One's reasons)."""
+
+    campaign_id: int
+    group_id: int
+    reason: str
+
+
+_EXCLUSION_REASON = {
+    "listOrder": "CampaignIsNotFirst",
+    "lowestDiscount": "CampaignGaveLowerDiscount",
+    "highestDiscount": "CampaignGaveLowerDiscount",
+}
+
+
+def _discount(effects: Sequence[FiredEffect]) -> Decimal:
+    return sum(
+        (
+            fired.effect.value
+            for fired in effects
+            if isinstance(fired.effect, SetDiscount | SetDiscountPerItem)
+        ),
+        ZERO,
+    )
+
+
+def select_by_groups(
+    fired: Sequence[FiredEffect],
+    *,
+    campaigns: Sequence[CampaignNode],
+    groups: Sequence[GroupNode],
+) -> tuple[list[FiredEffect], list[Exclusion]]:
+    """Keep the effects that the evaluation tree lets through, in their original order.
+
+    Campaigns outside any group stack. Inside a group, members (its campaigns and its child
+    groups, by position) that produced effects compete by the group's mode: ``stackable`` keeps
+    them all, ``listOrder`` the first, ``highestDiscount`` the one that discounts most and
+    ``lowestDiscount`` the one that discounts least (the first of equals). A child group takes
+    part as one member, with what it kept.
+    """
+    by_campaign: dict[int, list[FiredEffect]] = {}
+    for entry in fired:
+        by_campaign.setdefault(entry.rule.ruleset, []).append(entry)
+    known = {group.id: group for group in groups}
+    members: dict[int | None, list[tuple[int, int, str, int]]] = {}
+    for campaign in campaigns:
+        home = campaign.group_id if campaign.group_id in known else None
+        members.setdefault(home, []).append((campaign.position, campaign.id, "campaign", 0))
+    for node in groups:
+        parent = node.parent_id if node.parent_id in known else None
+        members.setdefault(parent, []).append((node.position, node.id, "group", 0))
+    excluded: list[Exclusion] = []
+
+    def kept(group_id: int | None, depth: int) -> set[int]:
+        """The campaigns whose effects the group lets through."""
+        contenders: list[tuple[set[int], Decimal]] = []
+        for _, member_id, kind, _ in sorted(members.get(group_id, [])):
+            if kind == "campaign":
+                chosen = {member_id} if by_campaign.get(member_id) else set()
+            elif depth < len(known):
+                chosen = kept(member_id, depth + 1)
+            else:
+                chosen = set()
+            if chosen:
+                total = sum((_discount(by_campaign[c]) for c in chosen), ZERO)
+                contenders.append((chosen, total))
+        mode = known[group_id].mode if group_id is not None else "stackable"
+        if mode == "stackable" or len(contenders) <= 1:
+            return set().union(*(chosen for chosen, _ in contenders))
+        if mode == "listOrder":
+            winner = contenders[0]
+        elif mode == "highestDiscount":
+            winner = max(contenders, key=lambda c: c[1])
+        else:
+            winner = min(contenders, key=lambda c: c[1])
+        for chosen, _ in contenders:
+            if chosen is not winner[0]:
+                assert group_id is not None
+                reason = _EXCLUSION_REASON.get(mode, "CampaignNotInEvaluationSet")
+                excluded.extend(Exclusion(c, group_id, reason) for c in sorted(chosen))
+        return winner[0]
+
+    through = kept(None, 0)
+    return [entry for entry in fired if entry.rule.ruleset in through], excluded

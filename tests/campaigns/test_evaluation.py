@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from campaigns.evaluation import ItemData, apply_discounts, round_money, session_binding
+import pytest
+
+from campaigns.evaluation import (
+    CampaignNode,
+    GroupNode,
+    ItemData,
+    apply_discounts,
+    round_money,
+    select_by_groups,
+    session_binding,
+)
 from rules.effects import AddFreeItem, SetDiscount, SetDiscountPerItem
 from rules.engine import FiredEffect, RuleRef
 
@@ -85,3 +95,56 @@ def test_the_binding_uses_the_catalogues_names() -> None:
     assert binding["Session"]["CartItems"][0]["Quantity"] == Decimal(2)
     assert binding["Session"]["CartItems"][1]["Product"] == {"Name": ""}
     assert "Profile" not in binding
+
+
+def discount(campaign: int, value: str) -> FiredEffect:
+    return FiredEffect(
+        RuleRef(campaign, 0, "r"), SetDiscount(name=f"c{campaign}", value=Decimal(value))
+    )
+
+
+def kept(selected: list[FiredEffect]) -> list[int]:
+    return [entry.rule.ruleset for entry in selected]
+
+
+FIRED = [discount(1, "5"), discount(2, "20"), discount(3, "10"), discount(4, "1")]
+
+
+def test_campaigns_outside_groups_stack() -> None:
+    nodes = [CampaignNode(i) for i in (1, 2, 3, 4)]
+    selected, excluded = select_by_groups(FIRED, campaigns=nodes, groups=[])
+    assert (kept(selected), excluded) == ([1, 2, 3, 4], [])
+
+
+@pytest.mark.parametrize(
+    ("mode", "winner", "reason"),
+    [
+        ("stackable", [1, 2, 3], None),
+        ("listOrder", [1], "CampaignIsNotFirst"),
+        ("highestDiscount", [2], "CampaignGaveLowerDiscount"),
+        ("lowestDiscount", [1], "CampaignGaveLowerDiscount"),
+    ],
+)
+def test_a_group_keeps_what_its_mode_says(mode: str, winner: list[int], reason: str | None) -> None:
+    nodes = [CampaignNode(1, 7, 0), CampaignNode(2, 7, 1), CampaignNode(3, 7, 2), CampaignNode(4)]
+    selected, excluded = select_by_groups(FIRED, campaigns=nodes, groups=[GroupNode(7, mode)])
+    assert kept(selected) == [*winner, 4]
+    assert {e.reason for e in excluded} == ({reason} if reason else set())
+    assert sorted(e.campaign_id for e in excluded) == sorted({1, 2, 3} - set(winner))
+
+
+def test_campaigns_without_effects_do_not_compete() -> None:
+    nodes = [CampaignNode(9, 7, 0), CampaignNode(2, 7, 1), *(CampaignNode(i) for i in (1, 3, 4))]
+    selected, excluded = select_by_groups(
+        FIRED, campaigns=nodes, groups=[GroupNode(7, "listOrder")]
+    )
+    assert kept(selected) == [1, 2, 3, 4]  # 9 gave nothing, so 2 is the first that did
+    assert excluded == []
+
+
+def test_a_child_group_competes_as_one_member() -> None:
+    nodes = [CampaignNode(1, 8, 0), CampaignNode(3, 8, 1), CampaignNode(2, 7, 5), CampaignNode(4)]
+    groups = [GroupNode(7, "highestDiscount"), GroupNode(8, "stackable", parent_id=7, position=0)]
+    selected, excluded = select_by_groups(FIRED, campaigns=nodes, groups=groups)
+    assert kept(selected) == [2, 4]  # 2 gives 20 > the child's 5 + 10
+    assert sorted(e.campaign_id for e in excluded) == [1, 3]

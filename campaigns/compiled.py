@@ -13,7 +13,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from campaigns.models import Application, Campaign
+from campaigns.evaluation import CampaignNode, GroupNode
+from campaigns.models import Application, Campaign, EvaluationGroup
 from campaigns.selectors import attribute_catalogue, running_campaigns
 from rules.engine import CompiledRulesets, compile_rulesets
 
@@ -26,6 +27,8 @@ class CompiledCampaigns:
     valid_until: datetime | None
     campaigns: tuple[Campaign, ...]
     rules: CompiledRulesets
+    tree: tuple[tuple[CampaignNode, ...], tuple[GroupNode, ...]] = ((), ())
+    """The evaluation tree: where each campaign stands, and the groups (``select_by_groups``)."""
 
 
 _cache: dict[int, CompiledCampaigns] = {}
@@ -59,11 +62,20 @@ def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
         ],
         catalogue=attribute_catalogue(application=application),
     )
+    groups = tuple(
+        GroupNode(group.pk, group.mode, group.parent_id, group.position)
+        for group in EvaluationGroup.objects.filter(application=application)
+    )
+    nodes = tuple(
+        CampaignNode(campaign.pk, campaign.evaluation_group_id, campaign.position)
+        for campaign in campaigns
+    )
     return CompiledCampaigns(
         rules_version=application.rules_version,
         valid_until=_next_schedule_change(application=application, now=now),
         campaigns=campaigns,
         rules=rules,
+        tree=(nodes, groups),
     )
 
 

@@ -5,6 +5,11 @@
 # mode (with the optional dependency group EXTRAS, e.g. "dev"). pip runs only when the
 # virtualenv is new or pyproject.toml changed since the last install with the same extras: a
 # stamp in .venv records the hash of pyproject.toml that was installed.
+#
+# node_packages_ensure DIR: make sure DIR/node_modules holds what DIR/package-lock.json pins
+# (tests/e2e/sdk: the Talon.One JavaScript SDK the end-to-end tests drive the server with).
+# `npm ci` runs only when node_modules is missing or package.json/package-lock.json changed
+# since the last install: a stamp in node_modules records their hash.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.venv"
@@ -49,6 +54,26 @@ venv_ensure() {
             tail -n 40 "$log" >&2
             die "pip install failed; the full output is in $log"
         fi
+        printf '%s\n' "$wanted" >"$stamp"
+    fi
+}
+
+node_packages_ensure() {
+    local dir=$1
+    command -v npm >/dev/null 2>&1 || die "npm is required to install the node packages of $dir"
+    local stamp="$dir/node_modules/.talonone-installed"
+    local wanted
+    wanted="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)"
+    if [[ ! -f $stamp || "$(cat "$stamp")" != "$wanted" ]]; then
+        say "Installing the node packages of ${dir#"$REPO_ROOT/"} (npm ci)"
+        # npm ci empties node_modules first, so its log lives outside it.
+        local log
+        log="$(mktemp "${TMPDIR:-/tmp}/talonone-npm-ci.XXXXXX")"
+        if ! (cd "$dir" && npm ci --no-audit --no-fund) >"$log" 2>&1; then
+            tail -n 40 "$log" >&2
+            die "npm ci failed in $dir; the full output is in $log"
+        fi
+        rm -f "$log"
         printf '%s\n' "$wanted" >"$stamp"
     fi
 }

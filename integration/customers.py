@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from campaigns.services.customers import CustomerOutcome, customer_profile_update, event_track
 from integration.attributes import attribute_schema
 from integration.payloads import parse_event, parse_profile_update
-from integration.render import render_session_update_response, rfc3339
+from integration.render import render_customer_profile, render_session_update_response, rfc3339
 from integration.sessions import (
     evaluation_time,
     json_response,
@@ -45,8 +45,27 @@ def _event(outcome: CustomerOutcome) -> dict[str, object] | None:
     }
 
 
+def _answer_v1(outcome: CustomerOutcome) -> HttpResponse:
+    """The v1 ``IntegrationState`` (``profile``, ``event`` with its effects, ``session``) that the
+    JavaScript SDK 4.3.0 reads from the v1 paths; it has no top-level ``effects``."""
+    profile = profile_view(outcome.profile)
+    assert profile is not None
+    return json_response(
+        {
+            "session": None,
+            "profile": render_customer_profile(profile),
+            "event": _event(outcome),
+            "loyalty": None,
+            "coupon": None,
+        }
+    )
+
+
 class CustomerProfileView(IntegrationView):
     """Create or update a customer profile; evaluate it with ``runRuleEngine=true``."""
+
+    legacy = False
+    """Answer in the v1 shape (``PUT /v1/customer_profiles/{integrationId}``)."""
 
     def put(self, request: Request, integration_id: str) -> HttpResponse:
         schema = attribute_schema(self.application)
@@ -61,11 +80,16 @@ class CustomerProfileView(IntegrationView):
             run_rule_engine=query_flag(request, "runRuleEngine"),
             dry=dry,
         )
+        if self.legacy:
+            return _answer_v1(outcome)
         return _answer(outcome, update.response_content | {"customerProfile"})
 
 
 class EventView(IntegrationView):
     """Track a customer's event and evaluate the running campaigns on it."""
+
+    legacy = False
+    """Answer in the v1 shape (``POST /v1/events``)."""
 
     def post(self, request: Request) -> HttpResponse:
         schema = attribute_schema(self.application)
@@ -80,4 +104,6 @@ class EventView(IntegrationView):
             now=evaluation_time(request, dry=dry),
             dry=dry,
         )
+        if self.legacy:
+            return _answer_v1(outcome)
         return _answer(outcome, event.response_content | {"customerProfile", "event"})

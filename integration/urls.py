@@ -24,8 +24,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Paths the official JavaScript SDK 4.3.0 still calls, onto the same views.
     path(
         "v1/customer_profiles/<str:integration_id>",
-        CustomerProfileView.as_view(),
+        CustomerProfileView.as_view(legacy=True),
         name="customer-profile-v1",
     ),
-    path("v1/events", EventView.as_view(), name="events-v1"),
+    path("v1/events", EventView.as_view(legacy=True), name="events-v1"),
 ]

@@ -762,7 +762,12 @@ def test_on_redis_a_signed_request_sent_twenty_times_at_once_is_accepted_once(
 
 
 def code_blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOCUMENT.read_text(), re.S)
+    """The code blocks of the authentication section of the integration guide."""
+    text = DOCUMENT.read_text()
+    section = text[text.index("## Authentication") :]
+    following = section.find("\n## ", 1)
+    section = section if following < 0 else section[:following]
+    return re.findall(rf"```{language}\n(.*?)```", section, re.S)
 
 
 INTEGRATOR = {

@@ -1,10 +1,12 @@
 """Parsing the Integration API's request bodies into typed, immutable values.
 
-Three bodies are parsed here, each into a frozen, slotted dataclass:
+The bodies parsed here, each into a frozen, slotted dataclass:
 
 - ``PUT /v2/customer_sessions/{id}`` → ``parse_session_update`` → ``SessionUpdate``;
 - ``PUT /v2/customer_profiles/{id}`` → ``parse_profile_update`` → ``ProfileUpdate``;
-- ``POST /v2/events`` → ``parse_event`` → ``EventInput``.
+- ``PUT /v2/customer_profiles`` → ``parse_profiles_batch`` → ``ProfileAttributes`` each;
+- ``POST /v2/events`` → ``parse_event`` → ``EventInput``;
+- ``POST /v2/customer_sessions/{id}/returns`` → ``parse_return`` → ``CartReturn``.
 
 This is the hot path's input validation (DESIGN.md §4 step 1, §7): plain ``dict``/``type``
 checks in one pass over the body, with no ORM, no DRF and no serializer layers. Every problem is
@@ -100,6 +102,7 @@ MAX_INTEGRATION_ID_LENGTH: Final = 1_000
 MAX_TEXT_LENGTH: Final = 1_000
 """Ours: a cart item's name, SKU, category and product name (the width of their columns)."""
 MAX_EVENT_TYPE_LENGTH: Final = 255
+MAX_PROFILES_PER_BATCH: Final = 1_000
 NUMBER_MAX_EXPONENT: Final = 14
 """Ours: numbers are below 10**14 in magnitude (the database keeps 14 integer digits)."""
 NUMBER_MIN_EXPONENT: Final = -12
@@ -250,6 +253,15 @@ class ProfileUpdate:
     audiences_changes: AudiencesChanges | None = None
     evaluable_campaign_ids: tuple[int, ...] | None = None
     response_content: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileAttributes:
+    """One profile of ``PUT /v2/customer_profiles``: whom, and the attributes to merge."""
+
+    integration_id: str
+    attributes: Mapping[str, Any] | None = None
+    """``None`` when the profile carried none (its attributes stay as they are)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -909,6 +921,73 @@ def parse_profile_update(
     return ProfileUpdate(attributes, audiences_changes, campaign_ids, response_content)
 
 
+_PROFILES = "/customerProfiles"
+
+
+def parse_profiles_batch(
+    body: Any, *, custom_attributes: Mapping[str, Mapping[str, str]]
+) -> tuple[ProfileAttributes, ...]:
+    """Parse the body of ``PUT /v2/customer_profiles``: ``{customerProfiles: [{integrationId,
+    attributes}]}``, at most ``MAX_PROFILES_PER_BATCH`` of them.
+
+    Every profile needs an ``integrationId`` (1 to 1,000 characters), and no two may share one
+    (which of them would win is not for us to guess); ``attributes`` must be defined for
+    ``CustomerProfile``. The batch is all or nothing: raises ``PayloadError`` with every
+    problem of every profile (``/customerProfiles/3/attributes/Tier``).
+    """
+    body = _body(body)
+    profiles = body.get("customerProfiles")
+    if not isinstance(profiles, list):
+        if profiles is None:
+            raise PayloadError([(_PROFILES, TITLE_REQUIRED, "is required")])
+        raise PayloadError([(_PROFILES, TITLE_TYPE, "must be an array of objects")])
+    if len(profiles) > MAX_PROFILES_PER_BATCH:
+        # Not looking inside: a batch over the limit is refused whatever its profiles say.
+        details = f"must have at most {MAX_PROFILES_PER_BATCH} profiles, not {len(profiles)}"
+        raise PayloadError([(_PROFILES, TITLE_LIMIT, details)])
+    definitions = custom_attributes.get(ENTITY_PROFILE, _NO_DEFINITIONS)
+    problems: list[Problem] = []
+    parsed: list[ProfileAttributes] = []
+    first_index: dict[str, int] = {}
+    for index, profile in enumerate(profiles):
+        pointer = f"{_PROFILES}/{index}"
+        if not isinstance(profile, dict):
+            problems.append((pointer, TITLE_TYPE, "must be an object"))
+            continue
+        integration_id = profile.get("integrationId")
+        if integration_id is None:
+            problems.append((f"{pointer}/integrationId", TITLE_REQUIRED, "is required"))
+        else:
+            integration_id = _text(
+                integration_id,
+                f"{pointer}/integrationId",
+                problems,
+                MAX_INTEGRATION_ID_LENGTH,
+                1,
+            )
+        if integration_id is not None:
+            first = first_index.setdefault(integration_id, index)
+            if first != index:
+                problems.append(
+                    (
+                        f"{pointer}/integrationId",
+                        TITLE_VALUE,
+                        f"is also the integrationId of {_PROFILES}/{first}: send each profile once",
+                    )
+                )
+        attributes = profile.get("attributes")
+        if attributes is not None:
+            attributes = _attributes(
+                attributes, f"{pointer}/attributes", problems, definitions, ENTITY_PROFILE
+            )
+        # Once anything is wrong, the result is never used (and a missing id is a problem).
+        if not problems and integration_id is not None:
+            parsed.append(ProfileAttributes(integration_id, attributes))
+    if problems:
+        raise PayloadError(problems)
+    return tuple(parsed)
+
+
 def parse_event(body: Any, *, custom_attributes: Mapping[str, Mapping[str, str]]) -> EventInput:
     """Parse the body of ``POST /v2/events``.
 
@@ -964,3 +1043,113 @@ def parse_event(body: Any, *, custom_attributes: Mapping[str, Mapping[str, str]]
         loyalty_cards,
         response_content,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Returns (``POST /v2/customer_sessions/{id}/returns``)
+
+RETURN_RESPONSE_CONTENT: Final = frozenset(
+    {
+        "customerSession",
+        "customerProfile",
+        "coupons",
+        "triggeredCampaigns",
+        "referral",
+        "loyalty",
+        "event",
+        "previousReturns",
+    }
+)
+
+_RETURN = "/return"
+_RETURNED = "/return/returnedCartItems"
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedCartItemInput:
+    """One entry of ``returnedCartItems``: which item of the session's cart, and how many.
+
+    The item is named by ``position`` (its index in the session's cart), by ``sku``, or by
+    both (then they must agree); ``None`` marks what the entry did not carry. A ``quantity``
+    of ``None`` returns all that remains of the item.
+    """
+
+    position: int | None = None
+    quantity: int | None = None
+    sku: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CartReturn:
+    """The body of ``POST /v2/customer_sessions/{id}/returns``."""
+
+    items: tuple[ReturnedCartItemInput, ...]
+    response_content: frozenset[str] = frozenset()
+
+
+def parse_return(body: Any) -> CartReturn:
+    """Parse the body of ``POST /v2/customer_sessions/{id}/returns``: ``{return:
+    {returnedCartItems: [{position, quantity, sku}]}, responseContent}``.
+
+    At least one item and at most ``MAX_CART_ITEMS``; each names its item by ``position``
+    (an integer from 0) or ``sku`` (or both) and may say a ``quantity`` (an integer from 1).
+    Whether the session has such an item, and that much of it left, is the service's to check.
+    Raises ``PayloadError`` with every problem (``/return/returnedCartItems/0/quantity``).
+    """
+    body = _body(body)
+    problems: list[Problem] = []
+    response_content = _response_content(
+        body.get("responseContent"), RETURN_RESPONSE_CONTENT, problems
+    )
+    cart_return = body.get("return")
+    if not isinstance(cart_return, dict):
+        if cart_return is None:
+            problems.append((_RETURN, TITLE_REQUIRED, "is required"))
+        else:
+            problems.append((_RETURN, TITLE_TYPE, "must be an object"))
+        raise PayloadError(problems)
+    entries = cart_return.get("returnedCartItems")
+    if not isinstance(entries, list):
+        if entries is None:
+            problems.append((_RETURNED, TITLE_REQUIRED, "is required"))
+        else:
+            problems.append((_RETURNED, TITLE_TYPE, "must be an array of objects"))
+        raise PayloadError(problems)
+    if not entries:
+        problems.append((_RETURNED, TITLE_VALUE, "must name at least one cart item"))
+    elif len(entries) > MAX_CART_ITEMS:
+        details = f"must have at most {MAX_CART_ITEMS} items, not {len(entries)}"
+        problems.append((_RETURNED, TITLE_LIMIT, details))
+        raise PayloadError(problems)
+    parsed: list[ReturnedCartItemInput] = []
+    for index, entry in enumerate(entries):
+        pointer = f"{_RETURNED}/{index}"
+        if not isinstance(entry, dict):
+            problems.append((pointer, TITLE_TYPE, "must be an object"))
+            continue
+        before = len(problems)
+        position = entry.get("position")
+        if position is not None:
+            if type(position) is not int:
+                problems.append((f"{pointer}/position", TITLE_TYPE, "must be an integer"))
+            elif not 0 <= position < MAX_CART_ITEMS:
+                details = f"must be from 0 to {MAX_CART_ITEMS - 1}"
+                problems.append((f"{pointer}/position", TITLE_VALUE, details))
+        quantity = entry.get("quantity")
+        if quantity is not None:
+            if type(quantity) is not int:
+                problems.append((f"{pointer}/quantity", TITLE_TYPE, "must be an integer"))
+            elif not 1 <= quantity <= MAX_TOTAL_QUANTITY:
+                details = f"must be from 1 to {MAX_TOTAL_QUANTITY}"
+                problems.append((f"{pointer}/quantity", TITLE_VALUE, details))
+        sku = entry.get("sku")
+        if sku is not None:
+            sku = _text(sku, f"{pointer}/sku", problems, MAX_TEXT_LENGTH, 1)
+        if position is None and entry.get("sku") is None:
+            details = "is required (or sku): which item of the session's cart to return"
+            problems.append((f"{pointer}/position", TITLE_REQUIRED, details))
+        if len(problems) == before:
+            parsed.append(ReturnedCartItemInput(position, quantity, sku))
+    if problems:
+        raise PayloadError(problems)
+    return CartReturn(tuple(parsed), response_content)

@@ -4,7 +4,10 @@
 
 from django.urls import URLPattern, URLResolver, path
 
+from integration.campaigns import IntegrationCampaignsView
 from integration.customers import CustomerProfileView, EventView
+from integration.profiles import CustomerDataView, CustomerInventoryView, CustomerProfilesView
+from integration.returns import CustomerSessionReopenView, CustomerSessionReturnsView
 from integration.sessions import CustomerSessionView
 
 app_name = "integration"
@@ -21,6 +24,28 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="customer-profile",
     ),
     path("v2/events", EventView.as_view(), name="events"),
+    path("v2/customer_profiles", CustomerProfilesView.as_view(), name="customer-profiles"),
+    path(
+        "v1/customer_profiles/<str:integration_id>/inventory",
+        CustomerInventoryView.as_view(),
+        name="customer-inventory",
+    ),
+    path(
+        "v1/customer_data/<str:integration_id>",
+        CustomerDataView.as_view(),
+        name="customer-data",
+    ),
+    path("v1/integration/campaigns", IntegrationCampaignsView.as_view(), name="campaigns"),
+    path(
+        "v2/customer_sessions/<str:customer_session_id>/returns",
+        CustomerSessionReturnsView.as_view(),
+        name="customer-session-returns",
+    ),
+    path(
+        "v2/customer_sessions/<str:customer_session_id>/reopen",
+        CustomerSessionReopenView.as_view(),
+        name="customer-session-reopen",
+    ),
     # Paths the official JavaScript SDK 4.3.0 still calls, onto the same views.
     path(
         "v1/customer_profiles/<str:integration_id>",

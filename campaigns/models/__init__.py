@@ -5,7 +5,9 @@
 - ``campaigns``: ``EvaluationGroup``, ``Campaign`` and its versioned ``Ruleset``;
 - ``attributes``: ``AttributeDefinition`` (custom attributes, the attribute catalogue's input);
 - ``customers``: ``CustomerProfile``, ``CustomerSession`` with its ``CartItem``, ``Event``;
-- ``effects``: ``EffectRecord``, the log of every effect produced.
+- ``effects``: ``EffectRecord``, the log of every effect produced;
+- ``idempotency``: ``IdempotentRequest``, the stored answers of requests sent with an
+  ``Idempotency-Key``.
 
 Import models from here (``from campaigns.models import Campaign``).
 """
@@ -15,6 +17,7 @@ from campaigns.models.attributes import AttributeDefinition
 from campaigns.models.campaigns import Campaign, EvaluationGroup, Ruleset
 from campaigns.models.customers import CartItem, CustomerProfile, CustomerSession, Event
 from campaigns.models.effects import EffectRecord
+from campaigns.models.idempotency import IdempotentRequest
 
 __all__ = [
     "Application",
@@ -26,6 +29,7 @@ __all__ = [
     "EffectRecord",
     "EvaluationGroup",
     "Event",
+    "IdempotentRequest",
     "IntegrationApiKey",
     "Ruleset",
     "SigningSecret",

@@ -1,30 +1,54 @@
-"""Customer sessions: update a cart, run the application's rules on it, close or cancel it.
+"""Customer sessions: update a cart, run the application's rules on it, close or cancel it,
+return some of its items, reopen it.
 
-One transaction per update: the session row is locked (created if new), the profile created if
-new, the cart replaced when the update carries one, the totals recomputed, the running
-campaigns evaluated against the result, the discounts made true to the cart, and the session
-saved. States follow Talon.One: ``open → closed | cancelled``, ``closed → cancelled``,
-``partially_returned → cancelled``; anything else is refused and nothing is written.
+One transaction per request: the session row is locked (created if new, by an update), the
+profile created if new, the cart replaced when the update carries one, the totals recomputed,
+the running campaigns evaluated against the result, the discounts made true to the cart, and
+the session saved. States follow Talon.One (DESIGN.md §4 step 5): an update moves
+``open → closed | cancelled``, ``closed → cancelled`` and ``partially_returned → cancelled``;
+``closed | partially_returned → partially_returned`` is the returns endpoint's
+(``customer_session_return``), ``closed → open`` the reopen endpoint's
+(``customer_session_reopen``); anything else is refused and nothing is written.
 
 - Closing confirms: the effects of the closing evaluation are recorded (the effect log), and the
   profile's closed sessions and total sales grow.
-- Cancelling a closed session rolls back: each recorded discount comes back as a
-  ``rollbackDiscount`` effect and is marked rolled back, and the profile's figures shrink.
-- A repeated close or cancel changes nothing: a closed session answers with the effects it
-  recorded, a cancelled one with none.
+- The *live* effect records of a session (``rolled_back_at`` empty) are always what the customer
+  keeps. Cancelling a closed or partially returned session, and reopening a closed one, roll all
+  of them back: each discount comes back as a ``rollbackDiscount`` effect, every record is
+  marked rolled back, and the profile's closed sessions and total sales shrink by the session.
+- Returning items keeps the session (now ``partially_returned``) and shrinks it: each item's
+  ``returned_quantity`` grows, the totals are recomputed on what remains, and the profile's
+  total sales shrink by what the totals lost. Discounts no longer due are rolled back: a
+  discount reduced from V to D comes back as a ``rollbackDiscount`` of V - D, and its record is
+  marked rolled back and replaced by a live record of D (created at the return), so that the
+  live records still say what the customer keeps and a later cancel gives back exactly D. What
+  is due is, by default, the discount in proportion to what the return leaves of what it was on
+  (the item's units for a per-item discount, the cart items' value for a session discount; a
+  discount on one unit of an item stays while that unit does, returned units being the last);
+  with ``run_rule_engine`` the campaigns that confirmed a discount are evaluated again on the
+  cart as it remains (each item's quantity being what is left of it) and what they give now is
+  due, never more than before (a return grants nothing new). A campaign that no longer runs,
+  or whose rules changed since closing, falls back to the proportional rule. Returning all that
+  remains rolls back every live record, as cancelling would (the session stays
+  ``partially_returned``; a later cancel takes what is left off the profile's figures).
+- A return and a reopening are recorded as events (``talon_session_partially_returned``,
+  ``talon_session_reopened``); the return's event is what the response's ``return`` shows.
+- A repeated close or cancel changes nothing: a closed or partially returned session answers
+  with its live effect records, a cancelled one with none.
 - ``dry`` evaluates and answers the same way, then rolls the transaction back.
 
-Not yet here (issue 3 continues): evaluation groups' modes (every campaign stacks), coupons,
-referrals and budgets (issue 5), returns and reopening.
+Not yet here: evaluation groups' modes (every campaign stacks), coupons, referrals, budgets and
+loyalty (issue 5), whose rollbacks will join ``rollbackDiscount`` here.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -35,6 +59,7 @@ from campaigns.evaluation import (
     ItemData,
     apply_discounts,
     profile_binding,
+    round_money,
     session_binding,
     stored_value,
     typed_attributes,
@@ -46,6 +71,7 @@ from campaigns.models import (
     CustomerProfile,
     CustomerSession,
     EffectRecord,
+    Event,
 )
 from campaigns.models.customers import SessionState
 from rules.effects import RollbackDiscount, SetDiscount, SetDiscountPerItem, effect_from_props
@@ -53,7 +79,7 @@ from rules.engine import FiredEffect, RuleFailure, RuleRef
 from rules.types import Type
 
 if TYPE_CHECKING:
-    from integration.payloads import CartItemInput, SessionUpdate
+    from integration.payloads import CartItemInput, ReturnedCartItemInput, SessionUpdate
 
 OPEN, CLOSED, CANCELLED = SessionState.OPEN, SessionState.CLOSED, SessionState.CANCELLED
 PARTIALLY_RETURNED = SessionState.PARTIALLY_RETURNED
@@ -64,17 +90,44 @@ _TRANSITIONS = {
     (CLOSED, CANCELLED),
     (PARTIALLY_RETURNED, CANCELLED),
 }
+"""The transitions an update may make; returns and reopening have their own services."""
 _INITIAL_STATES = {OPEN, CLOSED}
+_CONFIRMED_STATES = {CLOSED, PARTIALLY_RETURNED}
+"""The states in which closing's confirmations stand (and a cancel must roll them back)."""
+_RETURNABLE_STATES = _CONFIRMED_STATES
+
+RETURN_EVENT_TYPE: Final = "talon_session_partially_returned"
+"""The built-in event a return generates (the name is ours, after the state it leads to)."""
+REOPEN_EVENT_TYPE: Final = "talon_session_reopened"
+"""The built-in event reopening a session generates (Talon.One's name)."""
+
+_DISCOUNTS = (SetDiscount.effect_type, SetDiscountPerItem.effect_type)
 
 
 class SessionStateError(Exception):
     """A state change the session's state machine does not allow."""
 
     def __init__(self, current: str | None, requested: str) -> None:
-        start = f"a {current} session" if current else "a new session"
+        if current is None:
+            start = "a new session"
+        else:
+            start = f"{'an' if current[0] in 'aeiou' else 'a'} {current} session"
         super().__init__(f"{start} cannot become {requested}")
         self.current = current
         self.requested = requested
+
+
+class ReturnRefused(Exception):
+    """Returned items the session's cart does not have, or not that many of.
+
+    ``problems`` are ``(index, field, details)``: the entry of the returned items (from 0), its
+    field (``position``, ``sku`` or ``quantity``) and what is wrong with it.
+    """
+
+    def __init__(self, problems: Sequence[tuple[int, str, str]]) -> None:
+        self.problems = tuple(problems)
+        index, name, details = self.problems[0]
+        super().__init__(f"returned item {index}: {name} {details}")
 
 
 @dataclass(frozen=True)
@@ -88,6 +141,23 @@ class SessionOutcome:
     failures: list[RuleFailure]
     campaign_names: Mapping[int, str]
     ruleset_ids: Mapping[int, int]
+
+
+@dataclass(frozen=True)
+class ReturnOutcome(SessionOutcome):
+    """What a return did: a session outcome whose effects are the rollbacks, with the return
+    (the event it generated) and the session's earlier returns, oldest first."""
+
+    event: Event | None = None
+    previous_returns: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Returned:
+    """One resolved entry of a return: this many units of this item."""
+
+    item: CartItem
+    quantity: int
 
 
 def customer_session_update(
@@ -113,6 +183,62 @@ def customer_session_update(
     return outcome
 
 
+def customer_session_return(
+    *,
+    application: Application,
+    integration_id: str,
+    returned: Sequence[ReturnedCartItemInput],
+    custom_types: Mapping[str, Mapping[str, Type]],
+    now: datetime,
+    run_rule_engine: bool = False,
+    dry: bool = False,
+) -> ReturnOutcome:
+    """Return items of the closed or partially returned session ``integration_id`` and roll
+    back the discounts no longer due (see the module).
+
+    Raises ``CustomerSession.DoesNotExist`` for an unknown session, ``SessionStateError`` for
+    one in another state and ``ReturnRefused`` for items the cart does not have (that many of);
+    then nothing is written.
+    """
+    with transaction.atomic():
+        outcome = _return(
+            application=application,
+            integration_id=integration_id,
+            returned=returned,
+            custom_types=custom_types,
+            now=now,
+            run_rule_engine=run_rule_engine,
+        )
+        if dry:
+            transaction.set_rollback(True)
+    return outcome
+
+
+def customer_session_reopen(
+    *, application: Application, integration_id: str, now: datetime
+) -> SessionOutcome:
+    """Reopen the closed session ``integration_id``: it becomes open, and what closing it
+    confirmed is rolled back (the outcome's effects). Raises ``CustomerSession.DoesNotExist``
+    for an unknown session and ``SessionStateError`` for one that is not closed."""
+    with transaction.atomic():
+        session = _locked_existing(application=application, integration_id=integration_id)
+        if session.state != CLOSED:
+            raise SessionStateError(session.state, OPEN)
+        profile = session.profile
+        effects = _roll_back(session=session, profile=profile, confirmed=True, now=now)
+        session.state = OPEN
+        session.save(update_fields=["state", "updated"])
+        Event.objects.create(
+            application=application,
+            profile=profile,
+            session=session,
+            type=REOPEN_EVENT_TYPE,
+            created=now,
+        )
+        items = list(session.cart_items.order_by("position"))
+        return _outcome(session, items, profile, effects, [], application)
+
+
 def _locked_session(
     *, application: Application, integration_id: str, initial_state: str
 ) -> tuple[CustomerSession, bool]:
@@ -129,6 +255,15 @@ def _locked_session(
     except IntegrityError:
         # Another request created it first; wait for its transaction and take it.
         return sessions.get(application=application, integration_id=integration_id), False
+
+
+def _locked_existing(*, application: Application, integration_id: str) -> CustomerSession:
+    """The session, locked until the transaction ends (``DoesNotExist`` when there is none)."""
+    return (
+        CustomerSession.objects.select_for_update(of=("self",))
+        .select_related("profile")
+        .get(application=application, integration_id=integration_id)
+    )
 
 
 def _update(
@@ -151,13 +286,16 @@ def _update(
         raise SessionStateError(current, str(update.state))
     target = update.state or session.state
 
-    if current == target and target in (CLOSED, CANCELLED):
+    if current == target and target in (CLOSED, PARTIALLY_RETURNED, CANCELLED):
         return _unchanged(session=session, application=application)
 
     items = list(session.cart_items.order_by("position")) if not created else []
-    profile = _profile(application=application, session=session, update=update, now=now)
     if current in (None, OPEN):
+        profile = _profile(application=application, session=session, update=update, now=now)
         items = _apply_changes(session=session, update=update, items=items, profile=profile)
+    else:
+        # What closing confirmed stays with the customer it was confirmed for.
+        profile = session.profile
     session.state = target
     if not created:
         session.update_count = F("update_count") + 1
@@ -165,7 +303,9 @@ def _update(
     session.refresh_from_db(fields=["update_count", "created", "updated"])
 
     if target == CANCELLED:
-        effects = _roll_back(session=session, profile=profile, now=now)
+        effects = _roll_back(
+            session=session, profile=profile, confirmed=current in _CONFIRMED_STATES, now=now
+        )
         return _outcome(session, items, profile, effects, [], application)
 
     compiled = compiled_campaigns_get(application=application, now=now)
@@ -273,9 +413,14 @@ def _cost(entry: Any) -> Decimal:
 
 
 def _totals(session: CustomerSession, items: Sequence[CartItem]) -> None:
-    cart = sum((item.price * item.quantity for item in items), ZERO)
+    """The session's totals, on what remains of each item (all of it, until a return)."""
+    cart = sum((item.price * item.remaining_quantity for item in items), ZERO)
     item_costs = sum(
-        (_cost(cost) * item.quantity for item in items for cost in item.additional_costs.values()),
+        (
+            _cost(cost) * item.remaining_quantity
+            for item in items
+            for cost in item.additional_costs.values()
+        ),
         ZERO,
     )
     costs = sum((_cost(cost) for cost in session.additional_costs.values()), ZERO)
@@ -330,6 +475,29 @@ def _session_fields(session: CustomerSession, types: Mapping[str, Type]) -> dict
     }
 
 
+def _record(
+    *,
+    application: Application,
+    session: CustomerSession,
+    profile_id: int | None,
+    fired: FiredEffect,
+    ruleset_id: int | None,
+    now: datetime,
+) -> EffectRecord:
+    return EffectRecord(
+        application=application,
+        campaign_id=fired.rule.ruleset,
+        ruleset_id=ruleset_id,
+        session=session,
+        profile_id=profile_id,
+        rule_index=fired.rule.rule_index,
+        rule_name=fired.rule.title,
+        effect_type=fired.effect.effect_type,
+        props=fired.effect.props(),
+        created=now,
+    )
+
+
 def _confirm(
     *,
     application: Application,
@@ -341,17 +509,13 @@ def _confirm(
 ) -> None:
     """Closing: record the effects, and count the sale on the profile."""
     EffectRecord.objects.bulk_create(
-        EffectRecord(
+        _record(
             application=application,
-            campaign_id=fired.rule.ruleset,
-            ruleset_id=rulesets.get(fired.rule.ruleset),
             session=session,
-            profile=profile,
-            rule_index=fired.rule.rule_index,
-            rule_name=fired.rule.title,
-            effect_type=fired.effect.effect_type,
-            props=fired.effect.props(),
-            created=now,
+            profile_id=profile.pk if profile is not None else None,
+            fired=fired,
+            ruleset_id=rulesets.get(fired.rule.ruleset),
+            now=now,
         )
         for fired in effects
     )
@@ -364,40 +528,388 @@ def _confirm(
         profile.refresh_from_db()
 
 
-def _roll_back(
-    *, session: CustomerSession, profile: CustomerProfile | None, now: datetime
-) -> list[FiredEffect]:
-    """Cancelling a closed session: give back what closing it confirmed, once."""
-    records = list(
+def _live_records(session: CustomerSession) -> list[EffectRecord]:
+    """The session's effect records not rolled back, oldest first, locked."""
+    return list(
         EffectRecord.objects.select_for_update()
         .filter(session=session, rolled_back_at__isnull=True)
         .order_by("pk")
     )
+
+
+def _ref(record: EffectRecord) -> RuleRef:
+    return RuleRef(record.campaign_id, record.rule_index, record.rule_name)
+
+
+def _rollback(effect: SetDiscount | SetDiscountPerItem, value: Decimal) -> RollbackDiscount:
+    """The ``rollbackDiscount`` taking ``value`` of ``effect`` back."""
+    scope = effect.scope.value if effect.scope is not None else None
+    position = effect.position if isinstance(effect, SetDiscountPerItem) else None
+    sub_position = effect.sub_position if isinstance(effect, SetDiscountPerItem) else None
+    return RollbackDiscount(
+        name=effect.name,
+        value=value,
+        cart_item_position=position,
+        cart_item_sub_position=sub_position,
+        scope=scope,
+    )
+
+
+def _discount(record: EffectRecord) -> SetDiscount | SetDiscountPerItem | None:
+    if record.effect_type not in _DISCOUNTS:
+        return None
+    effect = effect_from_props(record.effect_type, record.props)
+    assert isinstance(effect, SetDiscount | SetDiscountPerItem)
+    return effect
+
+
+def _roll_back_all(*, session: CustomerSession, now: datetime) -> list[FiredEffect]:
+    """Roll back every live record of the session: its discounts come back in full."""
+    records = _live_records(session)
     rollbacks = []
     for record in records:
-        if record.effect_type in (SetDiscount.effect_type, SetDiscountPerItem.effect_type):
-            original = effect_from_props(record.effect_type, record.props)
-            assert isinstance(original, SetDiscount | SetDiscountPerItem)
-            rollback = RollbackDiscount(name=original.name, value=original.value)
-            ref = RuleRef(record.campaign_id, record.rule_index, record.rule_name)
-            rollbacks.append(FiredEffect(ref, rollback))
+        discount = _discount(record)
+        if discount is not None:
+            rollbacks.append(FiredEffect(_ref(record), _rollback(discount, discount.value)))
     if records:
         EffectRecord.objects.filter(pk__in=[r.pk for r in records]).update(rolled_back_at=now)
-        if profile is not None:
-            CustomerProfile.objects.filter(pk=profile.pk).update(
-                closed_sessions=F("closed_sessions") - 1,
-                total_sales=F("total_sales") - session.total,
-            )
     return rollbacks
 
 
+def _roll_back(
+    *, session: CustomerSession, profile: CustomerProfile | None, confirmed: bool, now: datetime
+) -> list[FiredEffect]:
+    """Cancelling or reopening: give back what closing confirmed, once. ``confirmed``: the
+    session was closed (or partially returned), so its sale counts on the profile."""
+    rollbacks = _roll_back_all(session=session, now=now)
+    if confirmed and profile is not None:
+        CustomerProfile.objects.filter(pk=profile.pk).update(
+            closed_sessions=F("closed_sessions") - 1,
+            total_sales=F("total_sales") - session.total,
+        )
+        profile.refresh_from_db()
+    return rollbacks
+
+
+# --------------------------------------------------------------------------------------------
+# Returns
+
+
+def _return(
+    *,
+    application: Application,
+    integration_id: str,
+    returned: Sequence[ReturnedCartItemInput],
+    custom_types: Mapping[str, Mapping[str, Type]],
+    now: datetime,
+    run_rule_engine: bool,
+) -> ReturnOutcome:
+    session = _locked_existing(application=application, integration_id=integration_id)
+    if session.state not in _RETURNABLE_STATES:
+        raise SessionStateError(session.state, PARTIALLY_RETURNED)
+    items = list(session.cart_items.order_by("position"))
+    entries = _resolve(items, returned)
+    left_before = {item.position: item.remaining_quantity for item in items}
+    value_before = _kept_value(items)
+    total_before = session.total
+
+    for entry in entries:
+        # Conditional, so that the database refuses what the lock should already prevent.
+        changed = CartItem.objects.filter(
+            pk=entry.item.pk, remaining_quantity__gte=entry.quantity
+        ).update(
+            returned_quantity=F("returned_quantity") + entry.quantity,
+            remaining_quantity=F("remaining_quantity") - entry.quantity,
+        )
+        if changed != 1:
+            raise RuntimeError(f"cart item {entry.item.pk} changed under the session lock")
+        entry.item.returned_quantity += entry.quantity
+        entry.item.remaining_quantity -= entry.quantity
+    _totals(session, items)
+    session.state = PARTIALLY_RETURNED
+    session.save(
+        update_fields=[
+            "state",
+            "total",
+            "cart_item_total",
+            "additional_cost_total",
+            "cart_item_additional_cost_total",
+            "updated",
+        ]
+    )
+
+    if all(item.remaining_quantity == 0 for item in items):
+        effects = _roll_back_all(session=session, now=now)
+    else:
+        effects = _roll_back_returned(
+            application=application,
+            session=session,
+            items=items,
+            left_before=left_before,
+            value_before=value_before,
+            custom_types=custom_types,
+            now=now,
+            run_rule_engine=run_rule_engine,
+        )
+
+    profile = session.profile
+    if profile is not None:
+        CustomerProfile.objects.filter(pk=profile.pk).update(
+            total_sales=F("total_sales") - (total_before - session.total), last_activity=now
+        )
+        profile.refresh_from_db()
+    event = Event.objects.create(
+        application=application,
+        profile=profile,
+        session=session,
+        type=RETURN_EVENT_TYPE,
+        attributes={
+            "returnedCartItems": [
+                {"position": e.item.position, "quantity": e.quantity, "sku": e.item.sku}
+                for e in entries
+            ]
+        },
+        created=now,
+    )
+    previous = tuple(
+        Event.objects.filter(session=session, type=RETURN_EVENT_TYPE)
+        .exclude(pk=event.pk)
+        .order_by("created", "pk")
+    )
+    outcome = _outcome(session, items, profile, effects, [], application)
+    return ReturnOutcome(
+        session=outcome.session,
+        items=outcome.items,
+        profile=outcome.profile,
+        effects=outcome.effects,
+        failures=outcome.failures,
+        campaign_names=outcome.campaign_names,
+        ruleset_ids=outcome.ruleset_ids,
+        event=event,
+        previous_returns=previous,
+    )
+
+
+def _resolve(
+    items: Sequence[CartItem], returned: Sequence[ReturnedCartItemInput]
+) -> list[_Returned]:
+    """Which item each entry names and how many of it, checked against what is left (an entry
+    without a quantity takes all that is left). Raises ``ReturnRefused`` with every problem."""
+    by_position = {item.position: item for item in items}
+    taken: dict[int, int] = defaultdict(int)
+    problems: list[tuple[int, str, str]] = []
+    resolved: list[_Returned] = []
+    for index, entry in enumerate(returned):
+        item: CartItem | None
+        if entry.position is not None:
+            item = by_position.get(entry.position)
+            if item is None:
+                details = f"names no item: the session's cart has {len(items)} items"
+                problems.append((index, "position", details))
+                continue
+            if entry.sku is not None and entry.sku != item.sku:
+                details = f"is not the SKU of the item at position {item.position} ({item.sku!r})"
+                problems.append((index, "sku", details))
+                continue
+        else:
+            same_sku = [i for i in items if i.sku == entry.sku]
+            if not same_sku:
+                problems.append((index, "sku", "names no item of the session's cart"))
+                continue
+            item = next(
+                (i for i in same_sku if i.remaining_quantity > taken[i.position]), same_sku[0]
+            )
+        left = item.remaining_quantity - taken[item.position]
+        quantity = entry.quantity if entry.quantity is not None else left
+        if left <= 0:
+            details = f"is more than is left of the item at position {item.position} (none)"
+            problems.append((index, "quantity", details))
+            continue
+        if quantity > left:
+            details = (
+                f"must be at most {left}, what is left of the item at position {item.position}"
+            )
+            if taken[item.position]:
+                details += " after the entries before it"
+            problems.append((index, "quantity", details))
+            continue
+        taken[item.position] += quantity
+        resolved.append(_Returned(item, quantity))
+    if problems:
+        raise ReturnRefused(problems)
+    return resolved
+
+
+def _kept_value(items: Sequence[CartItem]) -> Decimal:
+    """What the remaining cart items are worth (their prices; the base of session discounts)."""
+    return sum((item.price * item.remaining_quantity for item in items), ZERO)
+
+
+def _roll_back_returned(
+    *,
+    application: Application,
+    session: CustomerSession,
+    items: Sequence[CartItem],
+    left_before: Mapping[int, int],
+    value_before: Decimal,
+    custom_types: Mapping[str, Mapping[str, Type]],
+    now: datetime,
+    run_rule_engine: bool,
+) -> list[FiredEffect]:
+    """A partial return: reduce each live discount to what is due, and roll back the rest."""
+    records = [record for record in _live_records(session) if record.effect_type in _DISCOUNTS]
+    if not records:
+        return []
+    left_after = {item.position: item.remaining_quantity for item in items}
+    value_after = _kept_value(items)
+    minor_units = application.minor_units
+
+    reevaluated: dict[tuple[Any, ...], list[Decimal]] = {}
+    current_rulesets: Mapping[int, int | None] = {}
+    if run_rule_engine:
+        current_rulesets, reevaluated = _reevaluate(
+            application=application,
+            session=session,
+            items=items,
+            campaigns={record.campaign_id for record in records if record.campaign_id},
+            custom_types=custom_types,
+            now=now,
+        )
+
+    rollbacks: list[FiredEffect] = []
+    replaced: list[int] = []
+    replacements: list[EffectRecord] = []
+    for record in records:
+        discount = _discount(record)
+        assert discount is not None
+        if (
+            record.campaign_id is not None
+            and record.ruleset_id is not None
+            and current_rulesets.get(record.campaign_id) == record.ruleset_id
+        ):
+            due = min(
+                discount.value, _take(reevaluated, _key(record.campaign_id, record, discount))
+            )
+        elif isinstance(discount, SetDiscountPerItem):
+            before = left_before.get(discount.position, 0)
+            after = left_after.get(discount.position, 0)
+            if discount.sub_position is not None:
+                # One unit's discount: returned units are taken from the end of the line.
+                due = discount.value if discount.sub_position < after else ZERO
+            else:
+                due = _share(discount.value, after, before, minor_units)
+        else:
+            due = _share(discount.value, value_after, value_before, minor_units)
+        if due >= discount.value:
+            continue
+        ref = _ref(record)
+        rollbacks.append(FiredEffect(ref, _rollback(discount, discount.value - due)))
+        replaced.append(record.pk)
+        if due > ZERO:
+            kept = replace(discount, value=due)
+            replacements.append(
+                _record(
+                    application=application,
+                    session=session,
+                    profile_id=record.profile_id,
+                    fired=FiredEffect(ref, kept),
+                    ruleset_id=record.ruleset_id,
+                    now=now,
+                )
+            )
+    if replaced:
+        EffectRecord.objects.filter(pk__in=replaced).update(rolled_back_at=now)
+        EffectRecord.objects.bulk_create(replacements)
+    return rollbacks
+
+
+def _share(value: Decimal, kept: Decimal | int, before: Decimal | int, minor_units: int) -> Decimal:
+    """``value`` in proportion to what is kept of what it was on, rounded to the minor unit."""
+    if before <= 0 or kept <= 0:
+        return ZERO
+    if kept >= before:
+        return value
+    return min(value, round_money(value * Decimal(kept) / Decimal(before), minor_units))
+
+
+def _key(
+    campaign_id: int, record: EffectRecord, effect: SetDiscount | SetDiscountPerItem
+) -> tuple[Any, ...]:
+    """Which re-evaluated discount stands for a recorded one: same rule, name and item."""
+    position = effect.position if isinstance(effect, SetDiscountPerItem) else None
+    return (campaign_id, record.rule_index, effect.effect_type, effect.name, position)
+
+
+def _take(due: dict[tuple[Any, ...], list[Decimal]], key: tuple[Any, ...]) -> Decimal:
+    """The next re-evaluated value for ``key`` (nothing left: the discount is not due)."""
+    values = due.get(key)
+    return values.pop(0) if values else ZERO
+
+
+def _reevaluate(
+    *,
+    application: Application,
+    session: CustomerSession,
+    items: Sequence[CartItem],
+    campaigns: set[int],
+    custom_types: Mapping[str, Mapping[str, Type]],
+    now: datetime,
+) -> tuple[dict[int, int | None], dict[tuple[Any, ...], list[Decimal]]]:
+    """Evaluate the running campaigns on the cart as it remains: each item's quantity is what
+    is left of it, and items with nothing left are not in the cart. Answers the active ruleset
+    of each of ``campaigns`` that runs, and the discounts they give, by ``_key``."""
+    compiled = compiled_campaigns_get(application=application, now=now)
+    rulesets = {c.pk: c.active_ruleset_id for c in compiled.campaigns if c.pk in campaigns}
+    if not rulesets:
+        return {}, {}
+    item_types = custom_types.get("CartItem", {})
+    item_data = [
+        replace(_item_data(item, item_types), quantity=item.remaining_quantity, returned_quantity=0)
+        for item in items
+        if item.remaining_quantity > 0
+    ]
+    binding = session_binding(
+        session=_session_fields(session, custom_types.get("CustomerSession", {})),
+        items=item_data,
+        profile=profile_binding(session.profile, custom_types.get("CustomerProfile", {})),
+        application={"Id": Decimal(application.pk), "Name": application.name},
+        now=now,
+    )
+    result = compiled.rules.evaluate(binding, now=now)
+    effects = apply_discounts(
+        result.effects,
+        session_total=session.total,
+        items=item_data,
+        minor_units=application.minor_units,
+    )
+    due: dict[tuple[Any, ...], list[Decimal]] = defaultdict(list)
+    for fired in effects:
+        effect = fired.effect
+        if fired.rule.ruleset in rulesets and isinstance(effect, SetDiscount | SetDiscountPerItem):
+            position = effect.position if isinstance(effect, SetDiscountPerItem) else None
+            key = (
+                fired.rule.ruleset,
+                fired.rule.rule_index,
+                effect.effect_type,
+                effect.name,
+                position,
+            )
+            due[key].append(effect.value)
+    return rulesets, due
+
+
+# --------------------------------------------------------------------------------------------
+
+
 def _unchanged(*, session: CustomerSession, application: Application) -> SessionOutcome:
-    """A repeated close or cancel: nothing changes; a closed session shows what it recorded."""
+    """A repeated close or cancel: nothing changes; a closed (or partially returned) session
+    shows what it keeps, its live effect records."""
     effects = []
-    if session.state == CLOSED:
-        for record in EffectRecord.objects.filter(session=session).order_by("pk"):
-            ref = RuleRef(record.campaign_id, record.rule_index, record.rule_name)
-            effects.append(FiredEffect(ref, effect_from_props(record.effect_type, record.props)))
+    if session.state in _CONFIRMED_STATES:
+        live = EffectRecord.objects.filter(session=session, rolled_back_at__isnull=True)
+        for record in live.order_by("pk"):
+            effect = effect_from_props(record.effect_type, record.props)
+            effects.append(FiredEffect(_ref(record), effect))
     items = list(session.cart_items.order_by("position"))
     return _outcome(session, items, session.profile, effects, [], application)
 

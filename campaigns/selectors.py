@@ -16,6 +16,7 @@ from campaigns.models import (
     Application,
     AttributeDefinition,
     Campaign,
+    CustomerProfile,
     CustomerSession,
 )
 from campaigns.models.attributes import custom_attribute_types
@@ -67,6 +68,11 @@ def running_campaigns(*, application: Application, now: datetime) -> QuerySet[Ca
         .select_related("active_ruleset", "evaluation_group")
         .order_by(*_EVALUATION_ORDER)
     )
+
+
+def customer_profile_get(*, application: Application, integration_id: str) -> CustomerProfile:
+    """The application's customer profile with this integration id."""
+    return CustomerProfile.objects.get(application=application, integration_id=integration_id)
 
 
 def customer_session_get(*, application: Application, integration_id: str) -> CustomerSession:

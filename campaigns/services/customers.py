@@ -1,27 +1,50 @@
-"""Customer profiles and events: update a profile, track an event, and run the rules on them.
+"""Customer profiles and events: update a profile, track an event, and run the rules on them;
+update many profiles at once; forget a customer.
 
 A profile update merges the attributes it carries into the profile (created if new) and, when
 asked (``run_rule_engine``), evaluates the running campaigns against the profile. An event is
 stored and always evaluated, with ``Event`` (its type and attributes) and the profile in the
 binding. Effects of both are confirmed at once (there is no session to close), so they are
 recorded in the effect log; ``dry`` evaluates, answers the same, and writes nothing.
+
+A batch update (``customer_profiles_update``) merges attributes into up to a thousand profiles
+in one transaction and runs no rules, as Talon.One's ``PUT /v2/customer_profiles`` does not.
+
+Forgetting a customer (``customer_data_delete``, the GDPR erasure) deletes the profile and
+everything that identifies the customer: their sessions with their cart items, and their events.
+Their effect records are **kept, anonymised**: they are what analytics count (discounts given per
+campaign and day) and what budgets will be measured against (issue 5), and deleting them would
+rewrite those figures and hand a deleted customer's budget share back. Anonymising unlinks a
+record from the profile, session and event, and removes the props that name the customer or may
+carry their data (``_IDENTIFYING_PROPS``); the campaign, rule, effect type, amounts and times
+stay. An anonymised record is history only: nothing reads it back as an effect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 
 from campaigns.compiled import compiled_campaigns_get
 from campaigns.evaluation import profile_binding, stored_value, typed_attributes
-from campaigns.models import Application, CustomerProfile, EffectRecord, Event
+from campaigns.models import (
+    Application,
+    CustomerProfile,
+    CustomerSession,
+    EffectRecord,
+    Event,
+)
 from rules.engine import FiredEffect, RuleFailure
 from rules.types import Type
+
+if TYPE_CHECKING:
+    from integration.payloads import ProfileAttributes
 
 
 @dataclass(frozen=True)
@@ -148,3 +171,166 @@ def _evaluate(
         for fired in result.effects
     )
     return result.effects, result.failures, rulesets
+
+
+# --------------------------------------------------------------------------------------------
+# Many profiles at once
+
+
+@dataclass(frozen=True)
+class ProfilesBatchOutcome:
+    """The profiles of a batch update, in the order they were sent, and which were new."""
+
+    profiles: list[CustomerProfile]
+    created: frozenset[str]
+    """The integration ids of the profiles the batch created."""
+
+    @property
+    def updated(self) -> int:
+        """How many profiles existed before the batch."""
+        return len(self.profiles) - len(self.created)
+
+
+def customer_profiles_update(
+    *,
+    application: Application,
+    profiles: Sequence[ProfileAttributes],
+    now: datetime,
+) -> ProfilesBatchOutcome:
+    """Create or update every profile of ``profiles`` in one transaction, merging each one's
+    attributes; no rules run and ``last_activity`` moves for none (Talon.One moves it only on
+    calls that run the rules).
+
+    The integration ids must be distinct (the parser sees to it). Rows are created and then
+    locked in one order, by integration id and by primary key, so that two batches that share
+    profiles wait for each other rather than deadlock. A profile another request creates while
+    the batch runs is updated, and counted as created.
+    """
+    ordered = sorted(profiles, key=lambda profile: profile.integration_id)
+    ids = [profile.integration_id for profile in ordered]
+    scoped = CustomerProfile.objects.filter(application=application, integration_id__in=ids)
+    with transaction.atomic():
+        existing = set(scoped.values_list("integration_id", flat=True))
+        CustomerProfile.objects.bulk_create(
+            [
+                CustomerProfile(application=application, integration_id=id_, last_activity=now)
+                for id_ in ids
+                if id_ not in existing
+            ],
+            ignore_conflicts=True,  # created meanwhile by another request: update it instead
+        )
+        locked = {
+            profile.integration_id: profile for profile in scoped.select_for_update().order_by("pk")
+        }
+        changed: list[CustomerProfile] = []
+        for item in ordered:
+            if item.attributes:
+                profile = locked[item.integration_id]
+                profile.attributes = {**profile.attributes, **stored_value(dict(item.attributes))}
+                profile.modified = now  # bulk_update leaves auto_now fields alone
+                changed.append(profile)
+        CustomerProfile.objects.bulk_update(changed, ["attributes", "modified"], batch_size=500)
+    return ProfilesBatchOutcome(
+        profiles=[locked[profile.integration_id] for profile in profiles],
+        created=frozenset(ids) - existing,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Forgetting a customer
+
+_IDENTIFYING_PROPS: Final = frozenset(
+    {
+        # The customer, or what was theirs.
+        "profileIntegrationId",
+        "recipientIntegrationId",
+        "profileId",
+        "cardIdentifier",
+        "couponValue",
+        "code",
+        # Text and payloads a rule may have built from the customer's attributes.
+        "title",
+        "body",
+        "details",
+        "message",
+        "payload",
+    }
+)
+"""Props removed from a forgotten customer's effect records, whatever the effect type."""
+
+_VALUE_IS_NOT_AN_AMOUNT: Final = frozenset(
+    {
+        "acceptCoupon",
+        "rejectCoupon",
+        "rollbackCoupon",
+        "couponCreated",
+        "acceptReferral",
+        "rejectReferral",
+        "rollbackReferral",
+        "referralCreated",
+        "updateAttribute",
+    }
+)
+"""Effect types whose ``value`` prop is a code or an attribute's value rather than an amount:
+it is removed too."""
+
+
+@dataclass(frozen=True)
+class CustomerDataDeletion:
+    """What forgetting a customer did."""
+
+    sessions: int
+    """Sessions deleted, with their cart items."""
+    events: int
+    effect_records: int
+    """Effect records anonymised (kept, see the module)."""
+
+
+def customer_data_delete(*, application: Application, integration_id: str) -> CustomerDataDeletion:
+    """Forget the customer ``integration_id`` of ``application`` (see the module), in one
+    transaction. Raises ``CustomerProfile.DoesNotExist`` when the application has no such
+    profile; nothing of another application, or of another customer, is touched.
+    """
+    with transaction.atomic():
+        profile = CustomerProfile.objects.select_for_update().get(
+            application=application, integration_id=integration_id
+        )
+        records = EffectRecord.objects.filter(application=application).filter(
+            Q(profile=profile)
+            | Q(session__profile=profile)
+            | Q(event__profile=profile)
+            | Q(event__session__profile=profile)
+        )
+        anonymised = _anonymise(records)
+        _, events = (
+            Event.objects.filter(application=application)
+            .filter(Q(profile=profile) | Q(session__profile=profile))
+            .delete()
+        )
+        # Deleting a session deletes what hangs off it (its cart items) as its models say.
+        _, sessions = CustomerSession.objects.filter(
+            application=application, profile=profile
+        ).delete()
+        profile.delete()
+    return CustomerDataDeletion(
+        sessions=sessions.get(CustomerSession._meta.label, 0),
+        events=events.get(Event._meta.label, 0),
+        effect_records=anonymised,
+    )
+
+
+def _anonymise(records: QuerySet[EffectRecord]) -> int:
+    """Unlink ``records`` from the customer and strip what identifies them from their props."""
+    scrubbed: list[EffectRecord] = []
+    for record in records.only("pk", "effect_type", "props"):
+        props = {
+            key: value
+            for key, value in record.props.items()
+            if key not in _IDENTIFYING_PROPS
+            and not (key == "value" and record.effect_type in _VALUE_IS_NOT_AN_AMOUNT)
+        }
+        if props != record.props:
+            record.props = props
+            scrubbed.append(record)
+    EffectRecord.objects.bulk_update(scrubbed, ["props"], batch_size=500)
+    return records.update(profile=None, session=None, event=None)

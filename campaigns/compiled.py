@@ -12,11 +12,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from campaigns.evaluation import CampaignNode, GroupNode
+from campaigns.evaluation import CampaignNode, GroupNode, select_by_groups
 from campaigns.models import Application, Campaign, EvaluationGroup
 from campaigns.selectors import attribute_catalogue, running_campaigns
-from rules.engine import CompiledRulesets, compile_rulesets
+from rules.engine import CompiledRulesets, EvaluationResult, compile_rulesets
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,15 @@ class CompiledCampaigns:
     rules: CompiledRulesets
     tree: tuple[tuple[CampaignNode, ...], tuple[GroupNode, ...]] = ((), ())
     """The evaluation tree: where each campaign stands, and the groups (``select_by_groups``)."""
+
+    def evaluate(self, binding: dict[str, Any], *, now: datetime) -> EvaluationResult:
+        """Run the campaigns, and keep the effects their evaluation groups let through."""
+        result = self.rules.evaluate(binding, now=now)
+        campaigns, groups = self.tree
+        if not groups:
+            return result
+        effects, _ = select_by_groups(result.effects, campaigns=campaigns, groups=groups)
+        return result._replace(effects=effects)
 
 
 _cache: dict[int, CompiledCampaigns] = {}

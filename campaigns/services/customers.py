@@ -153,7 +153,7 @@ def _evaluate(
             "Type": event.type,
             "Attributes": typed_attributes(event.attributes, custom_types.get("Event", {})),
         }
-    result = compiled.rules.evaluate(binding, now=now)
+    result = compiled.evaluate(binding, now=now)
     rulesets = {campaign.pk: campaign.active_ruleset_id for campaign in compiled.campaigns}
     EffectRecord.objects.bulk_create(
         EffectRecord(

@@ -317,7 +317,7 @@ def _update(
         application={"Id": Decimal(application.pk), "Name": application.name},
         now=now,
     )
-    result = compiled.rules.evaluate(binding, now=now)
+    result = compiled.evaluate(binding, now=now)
     effects = apply_discounts(
         result.effects,
         session_total=session.total,
@@ -875,7 +875,7 @@ def _reevaluate(
         application={"Id": Decimal(application.pk), "Name": application.name},
         now=now,
     )
-    result = compiled.rules.evaluate(binding, now=now)
+    result = compiled.evaluate(binding, now=now)
     effects = apply_discounts(
         result.effects,
         session_total=session.total,

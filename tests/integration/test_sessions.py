@@ -20,7 +20,7 @@ from campaigns.models import Application, CustomerProfile, CustomerSession, Effe
 from campaigns.services.keys import integration_key_create
 from campaigns.services.rulesets import ruleset_create
 from integration.render import dumps
-from tests.factories import ApplicationFactory, CampaignFactory
+from tests.factories import ApplicationFactory, CampaignFactory, EvaluationGroupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -239,3 +239,19 @@ def test_the_number_of_queries_does_not_grow_with_the_campaigns(
     for _ in range(20):
         campaign(application, [TEN_PERCENT])
     assert _queries(client, auth, "s-2") == with_one
+
+
+@pytest.mark.parametrize(
+    ("mode", "kept"),
+    [("stackable", ["first", "second"]), ("listOrder", ["first"]), ("highestDiscount", ["second"])],
+)
+def test_evaluation_groups_decide_which_campaigns_apply(
+    client: Client, auth: dict[str, str], application: Application, mode: str, kept: list[str]
+) -> None:
+    group = EvaluationGroupFactory(application=application, mode=mode)
+    for position, (name, amount) in enumerate([("first", 5), ("second", 9)]):
+        made = CampaignFactory(application=application, evaluation_group=group, position=position)
+        rule = {"title": name, "condition": ["and"], "effects": [["setDiscount", name, amount]]}
+        ruleset_create(campaign=made, rules=[rule], activate=True)
+    effects = body_of(put(client, auth, "s-1", cart("50.00")))["effects"]
+    assert [e["props"]["name"] for e in effects] == kept

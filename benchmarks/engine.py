@@ -67,7 +67,6 @@ import gc
 import itertools
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -76,8 +75,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from importlib import metadata
 from typing import Any
+
+from benchmarks.common import machine
 
 SEED = 20261125
 CAMPAIGNS = 100
@@ -523,34 +523,6 @@ LIKE_FOR_LIKE = (
 """Pairs of rows organised the same way: a ruleset / decision per campaign, or one for all."""
 
 
-def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-
-    def version(package: str) -> str:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "zen-engine": version("zen-engine"),
-        "panzi-json-logic": version("panzi-json-logic"),
-    }
-
-
 def report(
     timings: list[Timing], fired: int, with_effect: bool, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -572,7 +544,7 @@ def report(
     return {
         "benchmark": "benchmarks/engine.py",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": machine("zen-engine", "panzi-json-logic"),
         "command": " ".join(
             [os.path.basename(sys.executable), "-m", "benchmarks.engine", *sys.argv[1:]]
         ),

@@ -85,7 +85,6 @@ import json
 import math
 import multiprocessing
 import os
-import platform
 import pstats
 import re
 import secrets
@@ -102,10 +101,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import machine
 from benchmarks.engine import (
     CENT,
     DISCOUNT_RATE,
@@ -1068,35 +1067,6 @@ def summarise(segments: list[Segment]) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-
-    def version(package: str) -> str:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "django": version("django"),
-        "djangorestframework": version("djangorestframework"),
-        "gunicorn": version("gunicorn"),
-        "psycopg": version("psycopg"),
-    }
-
-
 def print_report(data: dict[str, Any]) -> None:
     info = data["machine"]
     pg = data["postgres"]
@@ -1391,7 +1361,7 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {
         "benchmark": "benchmarks/session_update.py",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": machine("django", "djangorestframework", "gunicorn"),
         "command": " ".join(
             [os.path.basename(sys.executable), "-m", "benchmarks.session_update", *sys.argv[1:]]
         ),

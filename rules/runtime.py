@@ -25,7 +25,6 @@ class State:
         "stage",
         "step_budget",
         "steps",
-        "templates",
     )
 
     def __init__(
@@ -43,7 +42,6 @@ class State:
         """For each effect, the rule that was running when it was emitted."""
         self.rule: Any = None
         self._now = now
-        self.templates: dict[str, Any] = {}
         self.stage = -1
         """Which part of a rule runs: -1 its bindings and condition, i ≥ 0 its i-th effect."""
 

@@ -334,7 +334,9 @@ def _update(
             rulesets=rulesets,
             now=now,
         )
-    return _outcome(session, items, profile, effects, result.failures, application)
+    return _outcome(
+        session, items, profile, effects, result.failures, application, known=compiled.campaigns
+    )
 
 
 def _profile(
@@ -921,9 +923,17 @@ def _outcome(
     effects: list[FiredEffect],
     failures: list[RuleFailure],
     application: Application,
+    known: Sequence[Campaign] = (),
 ) -> SessionOutcome:
+    """The outcome, with the names and rulesets of the campaigns it mentions: from ``known``
+    (the compiled campaigns, in memory) when they are all there, else from the database."""
     ids = {fired.rule.ruleset for fired in effects} | {f.rule.ruleset for f in failures}
-    campaigns = Campaign.objects.filter(pk__in=ids).values_list("pk", "name", "active_ruleset_id")
+    in_memory = [(c.pk, c.name, c.active_ruleset_id) for c in known if c.pk in ids]
+    campaigns = (
+        in_memory
+        if len(in_memory) == len(ids)
+        else Campaign.objects.filter(pk__in=ids).values_list("pk", "name", "active_ruleset_id")
+    )
     return SessionOutcome(
         session=session,
         items=items,

@@ -766,7 +766,7 @@ APP_PARTS: list[tuple[str, str, str]] = [
     ("integration.authentication:ApiKeyAuthentication", "authenticate", "auth (API key)"),
     ("integration.views:DecimalJSONParser", "parse", "parse: JSON"),
     ("integration.sessions", "parse_session_update", "parse: validate"),
-    ("integration.sessions", "attribute_schema", "attribute schema"),
+    ("integration.sessions", "attribute_schema_get", "attribute schema"),
     ("integration.sessions", "customer_session_update", "session service (ORM, logic)"),
     ("campaigns.services.sessions", "compiled_campaigns_get", "evaluation: compiled rules"),
     ("campaigns.services.sessions", "session_binding", "evaluation: binding"),
@@ -1361,7 +1361,7 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {
         "benchmark": "benchmarks/session_update.py",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine("django", "djangorestframework", "gunicorn"),
+        "machine": machine("django", "djangorestframework", "gunicorn", "psycopg"),
         "command": " ".join(
             [os.path.basename(sys.executable), "-m", "benchmarks.session_update", *sys.argv[1:]]
         ),

@@ -1,10 +1,12 @@
-"""The running campaigns of an application, compiled, cached in the process.
+"""The running campaigns of an application, compiled, and its attribute schema, cached in the
+process.
 
 Compiling is done once per change, not per request: each process keeps the compiled unit of an
 application's running campaigns and reuses it while the application's ``rules_version`` stamp
-(bumped by every change that affects evaluation) is the one it was compiled at, and until the
-next moment a campaign's schedule starts or ends. Nothing else is held in the process, so any
-number of processes can serve the same application.
+(bumped by every change that affects evaluation, attribute definitions included) is the one it
+was compiled at, and until the next moment a campaign's schedule starts or ends. The attribute
+schema (which request bodies are read with) is kept the same way, under the stamp alone. Nothing
+else is held in the process, so any number of processes can serve the same application.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 from campaigns.evaluation import CampaignNode, GroupNode, select_by_groups
 from campaigns.models import Application, Campaign, EvaluationGroup
-from campaigns.selectors import attribute_catalogue, running_campaigns
+from campaigns.selectors import AttributeSchema, attribute_schema, running_campaigns
+from rules.catalogue import build_catalogue
 from rules.engine import CompiledRulesets, EvaluationResult, compile_rulesets
 
 
@@ -42,7 +45,35 @@ class CompiledCampaigns:
 
 
 _cache: dict[int, CompiledCampaigns] = {}
+_schemas: dict[int, tuple[int, AttributeSchema]] = {}
+_applications: dict[int, Application] = {}
 _lock = threading.Lock()
+
+
+def application_at_version(*, pk: int, rules_version: int) -> Application:
+    """The application ``pk`` as it is at ``rules_version`` (just read from the database):
+    the process's copy when it is that version, else loaded (one query). The copy is shared:
+    callers must not change it."""
+    cached = _applications.get(pk)
+    if cached is not None and cached.rules_version == rules_version:
+        return cached
+    application = Application.objects.get(pk=pk)
+    if application.rules_version == rules_version:
+        with _lock:
+            _applications[pk] = application
+    return application
+
+
+def attribute_schema_get(*, application: Application) -> AttributeSchema:
+    """The custom attributes of ``application`` (cached per process under ``rules_version``,
+    which must be fresh: loaded with the request's authentication or later)."""
+    cached = _schemas.get(application.pk)
+    if cached is not None and cached[0] == application.rules_version:
+        return cached[1]
+    schema = attribute_schema(application=application)
+    with _lock:
+        _schemas[application.pk] = (application.rules_version, schema)
+    return schema
 
 
 def compiled_campaigns_get(*, application: Application, now: datetime) -> CompiledCampaigns:
@@ -70,7 +101,9 @@ def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
             for campaign in campaigns
             if campaign.active_ruleset
         ],
-        catalogue=attribute_catalogue(application=application),
+        catalogue=build_catalogue(
+            custom_attributes=attribute_schema_get(application=application).types
+        ),
     )
     groups = tuple(
         GroupNode(group.pk, group.mode, group.parent_id, group.position)
@@ -106,3 +139,5 @@ def compiled_campaigns_forget() -> None:
     """Drop every cached compilation (tests, and a process that wants a clean slate)."""
     with _lock:
         _cache.clear()
+        _schemas.clear()
+        _applications.clear()

@@ -8,6 +8,8 @@ the interfaces turn into a 404.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import F, Q, QuerySet
@@ -82,6 +84,26 @@ def customer_session_get(*, application: Application, integration_id: str) -> Cu
         .prefetch_related("cart_items")
         .get(application=application, integration_id=integration_id)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeSchema:
+    """An application's custom attributes, both ways the code needs them."""
+
+    declared: Mapping[str, Mapping[str, str]]
+    """Entity → attribute name → type name (``number``, ``(list string)`` …): for reading
+    request bodies."""
+    types: Mapping[str, Mapping[str, Type]]
+    """Entity → attribute name → rule-language type: for bindings and the catalogue."""
+
+
+def attribute_schema(*, application: Application) -> AttributeSchema:
+    """One query: the application's attribute definitions, both ways."""
+    definitions = list(AttributeDefinition.objects.filter(application=application))
+    declared: dict[str, dict[str, str]] = {}
+    for definition in definitions:
+        declared.setdefault(definition.entity, {})[definition.name] = definition.type
+    return AttributeSchema(declared, custom_attribute_types(definitions))
 
 
 def attribute_catalogue(*, application: Application) -> Type:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.http import HttpResponse
 from rest_framework.request import Request
 
+from campaigns.compiled import attribute_schema_get
 from campaigns.services.customers import CustomerOutcome, customer_profile_update, event_track
-from integration.attributes import attribute_schema
 from integration.payloads import parse_event, parse_profile_update
 from integration.render import render_customer_profile, render_session_update_response, rfc3339
 from integration.sessions import (
@@ -68,7 +68,7 @@ class CustomerProfileView(IntegrationView):
     """Answer in the v1 shape (``PUT /v1/customer_profiles/{integrationId}``)."""
 
     def put(self, request: Request, integration_id: str) -> HttpResponse:
-        schema = attribute_schema(self.application)
+        schema = attribute_schema_get(application=self.application)
         update = parse_profile_update(request.data, custom_attributes=schema.declared)
         dry = query_flag(request, "dry")
         outcome = customer_profile_update(
@@ -92,7 +92,7 @@ class EventView(IntegrationView):
     """Answer in the v1 shape (``POST /v1/events``)."""
 
     def post(self, request: Request) -> HttpResponse:
-        schema = attribute_schema(self.application)
+        schema = attribute_schema_get(application=self.application)
         event = parse_event(request.data, custom_attributes=schema.declared)
         dry = query_flag(request, "dry")
         outcome = event_track(

@@ -18,10 +18,10 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
 
+from campaigns.compiled import attribute_schema_get
 from campaigns.models import CustomerProfile
 from campaigns.selectors import customer_profile_get
 from campaigns.services.customers import customer_data_delete, customer_profiles_update
-from integration.attributes import attribute_schema
 from integration.errors import BadRequest, ErrorItem, NotFound
 from integration.payloads import parse_profiles_batch
 from integration.render import render_customer_profile
@@ -55,7 +55,7 @@ class CustomerProfilesView(IntegrationView):
 
     def put(self, request: Request) -> HttpResponse:
         silent = _silent(request)
-        schema = attribute_schema(self.application)
+        schema = attribute_schema_get(application=self.application)
         profiles = parse_profiles_batch(request.data, custom_attributes=schema.declared)
         outcome = customer_profiles_update(
             application=self.application, profiles=profiles, now=timezone.now()

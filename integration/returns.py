@@ -23,6 +23,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
 
+from campaigns.compiled import attribute_schema_get
 from campaigns.models import Application, CustomerSession, Event
 from campaigns.models.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH
 from campaigns.services.idempotency import (
@@ -38,7 +39,6 @@ from campaigns.services.sessions import (
     customer_session_reopen,
     customer_session_return,
 )
-from integration.attributes import attribute_schema
 from integration.errors import BadRequest, Conflict, ErrorItem, NotFound
 from integration.payloads import CartReturn, parse_return
 from integration.render import dumps, render_session_update_response, rfc3339
@@ -155,7 +155,7 @@ def _return(
     dry: bool,
 ) -> ReturnOutcome:
     # The attribute types are only read when the rules run again.
-    types = attribute_schema(application).types if run_rule_engine else {}
+    types = attribute_schema_get(application=application).types if run_rule_engine else {}
     try:
         return customer_session_return(
             application=application,

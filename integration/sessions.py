@@ -12,10 +12,10 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
 
+from campaigns.compiled import attribute_schema_get
 from campaigns.models import CartItem, CustomerProfile, CustomerSession
 from campaigns.selectors import customer_session_get
 from campaigns.services.sessions import SessionOutcome, customer_session_update
-from integration.attributes import attribute_schema
 from integration.errors import BadRequest, ErrorItem, NotFound
 from integration.payloads import parse_session_update
 from integration.render import (
@@ -48,7 +48,7 @@ class CustomerSessionView(IntegrationView):
 
     def put(self, request: Request, customer_session_id: str) -> HttpResponse:
         application = self.application
-        schema = attribute_schema(application)
+        schema = attribute_schema_get(application=application)
         update = parse_session_update(request.data, custom_attributes=schema.declared)
         dry = query_flag(request, "dry")
         outcome = customer_session_update(
@@ -76,7 +76,9 @@ class CustomerSessionView(IntegrationView):
                         details=failure.error.message if failure.error else None,
                     )
                     for failure in outcome.failures
-                ],
+                ]
+                if "ruleFailureReasons" in update.response_content
+                else (),
             )
         )
 

@@ -25,3 +25,13 @@ def _test_settings(settings: Settings) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> None:
+    """Each test starts with no compiled rules, schemas or applications kept in the process: a
+    test's rolled-back rows can give the next test's application the same id and version
+    (SQLite reuses ids whose insert was rolled back)."""
+    from campaigns.compiled import compiled_campaigns_forget
+
+    compiled_campaigns_forget()

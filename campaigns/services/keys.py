@@ -19,7 +19,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from campaigns.compiled import application_at_version
 from campaigns.models import Application, IntegrationApiKey, SigningSecret
+from campaigns.rows import api_key_find
 from integration.keys import generate_api_key, key_hash
 
 #: How stale ``IntegrationApiKey.last_used_at`` may be: it is rewritten only when older, so
@@ -62,23 +64,22 @@ def integration_key_create(
 def integration_key_authenticate(*, raw_key: str, now: datetime) -> Application | None:
     """The application whose unexpired API key ``raw_key`` is, or ``None``.
 
-    One query (the key by its unique hash, with its application); and, when the key's
-    ``last_used_at`` is more than ``LAST_USED_RESOLUTION`` old, one conditional update, which
-    concurrent requests cannot repeat within the minute.
+    One statement (the key by its unique hash, with its application's ``rules_version``; the
+    application itself comes from the process's copy at that version,
+    ``campaigns.compiled.application_at_version``); and, when the key's ``last_used_at`` is
+    more than ``LAST_USED_RESOLUTION`` old, one conditional update, which concurrent requests
+    cannot repeat within the minute.
     """
-    key = (
-        IntegrationApiKey.objects.select_related("application")
-        .filter(key_hash=key_hash(raw_key), expires_at__gt=now)
-        .first()
-    )
-    if key is None:
+    found = api_key_find(hashed=key_hash(raw_key), now=now)
+    if found is None:
         return None
+    key_id, last_used_at, application_id, rules_version = found
     stale_before = now - LAST_USED_RESOLUTION
-    if key.last_used_at is None or key.last_used_at < stale_before:
+    if last_used_at is None or last_used_at < stale_before:
         IntegrationApiKey.objects.filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=key.pk
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=key_id
         ).update(last_used_at=now)
-    return key.application
+    return application_at_version(pk=application_id, rules_version=rules_version)
 
 
 @transaction.atomic

@@ -74,6 +74,7 @@ from campaigns.models import (
     Event,
 )
 from campaigns.models.customers import SessionState
+from campaigns.rows import session_locked, session_write
 from rules.effects import RollbackDiscount, SetDiscount, SetDiscountPerItem, effect_from_props
 from rules.engine import FiredEffect, RuleFailure, RuleRef
 from rules.types import Type
@@ -242,8 +243,9 @@ def customer_session_reopen(
 def _locked_session(
     *, application: Application, integration_id: str, initial_state: str
 ) -> tuple[CustomerSession, bool]:
-    sessions = CustomerSession.objects.select_for_update()
-    found = sessions.filter(application=application, integration_id=integration_id).first()
+    """The session with its profile, locked until the transaction ends: one statement when it
+    exists; created (as ``initial_state``) when it does not."""
+    found = session_locked(application_id=application.pk, integration_id=integration_id)
     if found is not None:
         return found, False
     try:
@@ -254,7 +256,10 @@ def _locked_session(
         return created, True
     except IntegrityError:
         # Another request created it first; wait for its transaction and take it.
-        return sessions.get(application=application, integration_id=integration_id), False
+        found = session_locked(application_id=application.pk, integration_id=integration_id)
+        if found is None:
+            raise
+        return found, False
 
 
 def _locked_existing(*, application: Application, integration_id: str) -> CustomerSession:
@@ -289,18 +294,21 @@ def _update(
     if current == target and target in (CLOSED, PARTIALLY_RETURNED, CANCELLED):
         return _unchanged(session=session, application=application)
 
-    items = list(session.cart_items.order_by("position")) if not created else []
-    if current in (None, OPEN):
+    editable = current in (None, OPEN)
+    replaced = editable and update.cart_items is not None
+    # Items the update replaces are not read.
+    items = [] if created or replaced else list(session.cart_items.order_by("position"))
+    if editable:
         profile = _profile(application=application, session=session, update=update, now=now)
-        items = _apply_changes(session=session, update=update, items=items, profile=profile)
+        items = _apply_changes(session=session, update=update, items=items)
     else:
         # What closing confirmed stays with the customer it was confirmed for.
         profile = session.profile
     session.state = target
     if not created:
-        session.update_count = F("update_count") + 1
-    session.save()
-    session.refresh_from_db(fields=["update_count", "created", "updated"])
+        # The row is locked: nobody else can have counted in between.
+        session.update_count += 1
+    session_write(session, items=items if replaced else None)
 
     if target == CANCELLED:
         effects = _roll_back(
@@ -347,6 +355,8 @@ def _profile(
     if update.profile_id == "":
         session.profile = None
         return None
+    if session.profile is not None and session.profile.integration_id == update.profile_id:
+        return session.profile
     profile, _ = CustomerProfile.objects.get_or_create(
         application=application,
         integration_id=update.profile_id,
@@ -363,8 +373,9 @@ def _apply_changes(
     session: CustomerSession,
     update: SessionUpdate,
     items: list[CartItem],
-    profile: CustomerProfile | None,
 ) -> list[CartItem]:
+    """The session with the update's changes, its totals recomputed; the update's cart items
+    (not saved) when it carries any, else ``items``."""
     if update.store_integration_id is not None:
         session.store_integration_id = update.store_integration_id
     if update.coupon_codes is not None:
@@ -382,10 +393,9 @@ def _apply_changes(
             name: {"price": str(price)} for name, price in update.additional_costs.items()
         }
     if update.cart_items is not None:
-        session.cart_items.all().delete()
-        items = CartItem.objects.bulk_create(
+        items = [
             _cart_item(session, position, item) for position, item in enumerate(update.cart_items)
-        )
+        ]
     _totals(session, items)
     return items
 

@@ -1,12 +1,13 @@
-"""The running campaigns of an application, compiled, and its attribute schema, cached in the
-process.
+"""The running campaigns of an application, compiled, its attribute schema and its own row,
+cached in the process.
 
 Compiling is done once per change, not per request: each process keeps the compiled unit of an
 application's running campaigns and reuses it while the application's ``rules_version`` stamp
 (bumped by every change that affects evaluation, attribute definitions included) is the one it
 was compiled at, and until the next moment a campaign's schedule starts or ends. The attribute
-schema (which request bodies are read with) is kept the same way, under the stamp alone. Nothing
-else is held in the process, so any number of processes can serve the same application.
+schema (which request bodies are read with) and the application's row (its settings) are kept
+the same way, under the stamp alone: every change to an application's settings bumps it too.
+Nothing else is held in the process, so any number of processes can serve the same application.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ They run on PostgreSQL and on SQLite (where ``FOR UPDATE`` does not exist, and a
 whole database anyway).
 
 Only the hot path lives here; everything else uses the ORM.
+
 Every statement is text made of the models' table and column names (quoted) and ``%s``
 placeholders; no value is ever formatted into it (hence the ``S608`` exemptions).
 """
@@ -22,7 +23,7 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import connection, models
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
@@ -32,13 +33,18 @@ from django.db.models.expressions import Col
 from campaigns.models import Application, CartItem, CustomerProfile, CustomerSession
 from campaigns.models.applications import IntegrationApiKey
 
-M = TypeVar("M", bound=models.Model)
-
 _Converter = Callable[[Any, Any, Any], Any]
 
 
 def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
+
+
+def _converters(field: models.Field[Any, Any], alias: str) -> tuple[list[_Converter], Col]:
+    """What the ORM applies to a value of ``field`` read from the database, and the column
+    the converters are called with."""
+    column = field.get_col(alias)
+    return connection.ops.get_db_converters(column) + column.get_db_converters(connection), column
 
 
 @functools.cache
@@ -52,8 +58,7 @@ def _reader(
     names = [field.attname for field in fields]
     converters: list[tuple[int, list[_Converter], Col]] = []
     for index, field in enumerate(fields):
-        column = field.get_col(alias)
-        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        found, column = _converters(field, alias)
         if found:
             converters.append((index, found, column))
     database = connection.alias
@@ -112,9 +117,9 @@ def _saved(instance: models.Model, writers: tuple[_Writer, ...], add: bool) -> l
 
 
 @functools.cache
-def _session_select(for_update: bool) -> tuple[str, int, int]:
+def _session_select(for_update: bool) -> tuple[str, int]:
     session_columns, session_width, _ = _reader(CustomerSession, "s")
-    profile_columns, profile_width, _ = _reader(CustomerProfile, "p")
+    profile_columns, _, _ = _reader(CustomerProfile, "p")
     sql = (
         f"SELECT {session_columns}, {profile_columns} "  # noqa: S608 (names from the models)
         f"FROM {_quote(CustomerSession._meta.db_table)} s "
@@ -123,13 +128,13 @@ def _session_select(for_update: bool) -> tuple[str, int, int]:
     )
     if for_update:
         sql += " FOR UPDATE OF s"
-    return sql, session_width, profile_width
+    return sql, session_width
 
 
 def session_locked(*, application_id: int, integration_id: str) -> CustomerSession | None:
     """The session with its profile (``session.profile`` needs no query), its row locked until
     the transaction ends; ``None`` when there is no such session. One statement."""
-    sql, width, _ = _session_select(connection.features.has_select_for_update)
+    sql, width = _session_select(connection.features.has_select_for_update)
     with connection.cursor() as cursor:
         cursor.execute(sql, [application_id, integration_id])
         row = cursor.fetchone()
@@ -164,8 +169,8 @@ def api_key_find(*, hashed: str, now: datetime) -> tuple[int, datetime | None, i
         return None
     key_id, last_used_at, application_id, rules_version = row
     if last_used_at is not None:
-        column = IntegrationApiKey._meta.get_field("last_used_at").get_col("k")
-        for function in connection.ops.get_db_converters(column):
+        functions, column = _converters(IntegrationApiKey._meta.get_field("last_used_at"), "k")
+        for function in functions:
             last_used_at = function(last_used_at, column, connection)
     return key_id, last_used_at, application_id, rules_version
 

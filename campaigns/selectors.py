@@ -112,7 +112,4 @@ def attribute_catalogue(*, application: Application) -> Type:
     Every entity's ``Attributes`` map is closed: a rule that reads an attribute the
     application never defined does not check (``UnknownAttribute``).
     """
-    definitions = AttributeDefinition.objects.filter(application=application).only(
-        "entity", "name", "type", "title", "description"
-    )
-    return build_catalogue(custom_attributes=custom_attribute_types(definitions))
+    return build_catalogue(custom_attributes=attribute_schema(application=application).types)

@@ -50,13 +50,13 @@ What the parsers expect and decide:
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, fields, make_dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
+from rules.records import positional_record
 from rules.values import parse_rfc3339
 
 # --------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
+@positional_record
 class CartItemInput:
     """One cart item as the shop sent it. ``None`` marks a field the item did not carry."""
 
@@ -172,36 +172,6 @@ class CartItemInput:
     attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     additional_costs: Mapping[str, Decimal] = field(default_factory=lambda: _EMPTY)
     """Cost name → price (``{"shipping": {"price": 9}}`` → ``{"shipping": Decimal(9)}``)."""
-
-
-def _fast_constructor(cls: type[_T]) -> Callable[..., _T]:
-    """A positional constructor of the frozen, slotted dataclass ``cls``, five times as fast as
-    ``cls(...)``.
-
-    A frozen dataclass's ``__init__`` stores each field through ``object.__setattr__`` (its own
-    ``__setattr__`` refuses), which costs about 2 µs for a cart item's twelve fields: half of
-    what parsing a cart costs. A mutable twin with the same slots stores them at the speed of
-    ordinary attributes; its instance then becomes a ``cls`` by ``__class__`` assignment, which
-    Python allows between classes of the same layout. The result is an ordinary ``cls``
-    instance: frozen, equal to one built by ``cls(...)``.
-    """
-    twin: Any = make_dataclass(
-        f"_Mutable{cls.__name__}",
-        [f.name for f in fields(typing.cast(Any, cls))],
-        slots=True,
-        repr=False,
-        eq=False,
-    )
-
-    def construct(*values: Any) -> _T:
-        instance = twin(*values)
-        instance.__class__ = cls
-        return typing.cast(_T, instance)
-
-    return construct
-
-
-_new_cart_item: Final = _fast_constructor(CartItemInput)
 
 
 @dataclass(frozen=True, slots=True)
@@ -823,7 +793,7 @@ def _cart_items(
 
         if not problems:  # once anything is wrong, the result is never used
             parsed.append(
-                _new_cart_item(
+                CartItemInput(
                     sku,
                     quantity,
                     name,

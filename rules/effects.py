@@ -40,6 +40,7 @@ from typing import Any, ClassVar, Self
 
 from rules.errors import RuleRuntimeError
 from rules.functions.registry import REGISTRY
+from rules.records import record
 from rules.runtime import State
 from rules.types import Kind
 from rules.values import parse_rfc3339, to_decimal
@@ -292,44 +293,10 @@ class Effect(_Props):
     effect_type: ClassVar[str]
 
 
-_R = typing.TypeVar("_R")
-
-
-@typing.dataclass_transform(frozen_default=True, kw_only_default=True)
-def _record(cls: type[_R]) -> type[_R]:
-    """A frozen, slotted, keyword-only dataclass, with an ``__init__`` that fills the slots
-    through their descriptors.
-
-    Effects are built on the evaluation's hot path, once per fired effect. A frozen dataclass's
-    own ``__init__`` goes through ``object.__setattr__`` for every field, which makes it about
-    three times as slow as an ordinary one; writing the slots directly keeps the record
-    immutable to everyone else at the cost of an ordinary one. The source is generated from the
-    class's own field names, which Python has already checked as identifiers.
-    """
-    made: Any = dataclass(frozen=True, slots=True, kw_only=True)(cls)
-    names = [f.name for f in dataclasses.fields(made)]
-    namespace: dict[str, Any] = {}
-    params = []
-    for f in dataclasses.fields(made):
-        if f.default is dataclasses.MISSING:
-            params.append(f.name)
-        else:
-            params.append(f"{f.name}=_default_{f.name}")
-            namespace[f"_default_{f.name}"] = f.default
-        namespace[f"_set_{f.name}"] = made.__dict__[f.name].__set__
-    lines = [f"def __init__(self, *, {', '.join(params)}):"] if params else ["def __init__(self):"]
-    lines += [f"    _set_{name}(self, {name})" for name in names] or ["    pass"]
-    exec(compile("\n".join(lines) + "\n", f"<{made.__name__}.__init__>", "exec"), namespace)  # noqa: S102
-    init = namespace["__init__"]
-    init.__qualname__ = f"{made.__qualname__}.__init__"
-    made.__init__ = init
-    return typing.cast(type[_R], made)
-
-
 # Discounts ----------------------------------------------------------------------------------
 
 
-@_record
+@record
 class SetDiscount(Effect):
     """A discount on the session: its total, its items' prices or its additional costs."""
 
@@ -342,7 +309,7 @@ class SetDiscount(Effect):
     """Set by the applicator when a budget cut the discount down to ``value``."""
 
 
-@_record
+@record
 class SetDiscountPerItem(Effect):
     """A discount on one cart item (one unit of it, with ``sub_position``)."""
 
@@ -363,7 +330,7 @@ class SetDiscountPerItem(Effect):
     excluded_from_price_history: bool | None = None
 
 
-@_record
+@record
 class SetDiscountPerAdditionalCost(Effect):
     """A discount on one of the session's additional costs (shipping, …)."""
 
@@ -377,7 +344,7 @@ class SetDiscountPerAdditionalCost(Effect):
     desired_value: Decimal | None = None
 
 
-@_record
+@record
 class SetDiscountPerAdditionalCostPerItem(Effect):
     """A discount on one additional cost of one cart item."""
 
@@ -393,7 +360,7 @@ class SetDiscountPerAdditionalCostPerItem(Effect):
     desired_value: Decimal | None = None
 
 
-@_record
+@record
 class RollbackDiscount(Effect):
     """A discount given earlier is taken back (session cancelled or items returned)."""
 
@@ -412,7 +379,7 @@ class RollbackDiscount(Effect):
 # Coupons and referrals ----------------------------------------------------------------------
 
 
-@_record
+@record
 class AcceptCoupon(Effect):
     """The coupon code in the session is valid; it is redeemed when the session closes."""
 
@@ -421,7 +388,7 @@ class AcceptCoupon(Effect):
     value: str
 
 
-@_record
+@record
 class RejectCoupon(Effect):
     """The coupon code in the session cannot be used, and why."""
 
@@ -435,7 +402,7 @@ class RejectCoupon(Effect):
     campaign_exclusion_reason: CampaignExclusionReason | None = None
 
 
-@_record
+@record
 class RollbackCoupon(Effect):
     """A coupon redemption is taken back (session cancelled)."""
 
@@ -444,7 +411,7 @@ class RollbackCoupon(Effect):
     value: str
 
 
-@_record
+@record
 class ReserveCoupon(Effect):
     """A coupon code is reserved for a customer profile."""
 
@@ -456,7 +423,7 @@ class ReserveCoupon(Effect):
     """Set by the applicator: whether this reservation did not exist before."""
 
 
-@_record
+@record
 class CreateCoupon(Effect):
     """A new coupon code is created for a customer (wire type ``couponCreated``)."""
 
@@ -474,7 +441,7 @@ class CreateCoupon(Effect):
     """The most discount the code may give in total; None means without limit."""
 
 
-@_record
+@record
 class AcceptReferral(Effect):
     """The referral code in the session is valid; it is redeemed when the session closes."""
 
@@ -483,7 +450,7 @@ class AcceptReferral(Effect):
     value: str
 
 
-@_record
+@record
 class RejectReferral(Effect):
     """The referral code in the session cannot be used, and why."""
 
@@ -497,7 +464,7 @@ class RejectReferral(Effect):
     campaign_exclusion_reason: CampaignExclusionReason | None = None
 
 
-@_record
+@record
 class RollbackReferral(Effect):
     """A referral redemption is taken back (session cancelled)."""
 
@@ -506,7 +473,7 @@ class RollbackReferral(Effect):
     value: str
 
 
-@_record
+@record
 class CreateReferral(Effect):
     """A new referral code is created for an advocate (wire type ``referralCreated``)."""
 
@@ -524,7 +491,7 @@ class CreateReferral(Effect):
 # Loyalty ------------------------------------------------------------------------------------
 
 
-@_record
+@record
 class AddLoyaltyPoints(Effect):
     """Points are added to a customer's (or a loyalty card's) ledger when the session closes."""
 
@@ -551,7 +518,7 @@ class AddLoyaltyPoints(Effect):
     validity_duration: str | None = None
 
 
-@_record
+@record
 class DeductLoyaltyPoints(Effect):
     """Points are spent from a customer's active balance, earliest expiry first."""
 
@@ -567,7 +534,7 @@ class DeductLoyaltyPoints(Effect):
     card_identifier: str | None = None
 
 
-@_record
+@record
 class RollbackAddedLoyaltyPoints(Effect):
     """Points added earlier are taken back (session cancelled or items returned)."""
 
@@ -583,7 +550,7 @@ class RollbackAddedLoyaltyPoints(Effect):
     card_identifier: str | None = None
 
 
-@_record
+@record
 class RollbackDeductedLoyaltyPoints(Effect):
     """Points spent earlier are given back (session cancelled or items returned)."""
 
@@ -599,7 +566,7 @@ class RollbackDeductedLoyaltyPoints(Effect):
     card_identifier: str | None = None
 
 
-@_record
+@record
 class ChangeLoyaltyTierLevel(Effect):
     """A customer moved to another tier of a loyalty program."""
 
@@ -613,7 +580,7 @@ class ChangeLoyaltyTierLevel(Effect):
     expiry_date: datetime | None = None
 
 
-@_record
+@record
 class LedgerEntryExpiryChange(_Props):
     """One ledger entry whose expiry an expiry-date effect moved (not an effect itself)."""
 
@@ -622,7 +589,7 @@ class LedgerEntryExpiryChange(_Props):
     new_expiry_date: datetime
 
 
-@_record
+@record
 class ExtendLoyaltyPointsExpiryDate(Effect):
     """The expiry of a customer's points is pushed back by a duration."""
 
@@ -636,7 +603,7 @@ class ExtendLoyaltyPointsExpiryDate(Effect):
     affected_transactions: tuple[LedgerEntryExpiryChange, ...] | None = None
 
 
-@_record
+@record
 class SetLoyaltyPointsExpiryDate(Effect):
     """The expiry of a customer's points is set to a date."""
 
@@ -651,7 +618,7 @@ class SetLoyaltyPointsExpiryDate(Effect):
 # Items, messages, attributes, webhooks, custom effects ---------------------------------------
 
 
-@_record
+@record
 class AddFreeItem(Effect):
     """An item is to be added to the cart at no cost."""
 
@@ -662,7 +629,7 @@ class AddFreeItem(Effect):
     desired_quantity: int | None = None
 
 
-@_record
+@record
 class ShowNotification(Effect):
     """A message for the customer, styled by its type."""
 
@@ -673,7 +640,7 @@ class ShowNotification(Effect):
     body: str
 
 
-@_record
+@record
 class UpdateAttribute(Effect):
     """A session or profile attribute gets a new value (``path`` like ``Profile.Attributes.Tier``).
 
@@ -686,7 +653,7 @@ class UpdateAttribute(Effect):
     value: Any
 
 
-@_record
+@record
 class TriggerWebhook(Effect):
     """A webhook is to be called after the session is saved."""
 
@@ -699,7 +666,7 @@ class TriggerWebhook(Effect):
     """Values for the webhook's parameters, in the order the webhook declares them."""
 
 
-@_record
+@record
 class CustomEffect(Effect):
     """An application-defined effect carrying a free-form payload."""
 
@@ -715,7 +682,7 @@ class CustomEffect(Effect):
     payload: dict[str, Any]
 
 
-@_record
+@record
 class ShowBundleMetadata(Effect):
     """Describes which cart items formed a bundle."""
 
@@ -726,7 +693,7 @@ class ShowBundleMetadata(Effect):
     items_indices: tuple[int, ...]
 
 
-@_record
+@record
 class AwardGiveaway(Effect):
     """A giveaway code from a pool is given to a customer (closed sessions only)."""
 
@@ -739,7 +706,7 @@ class AwardGiveaway(Effect):
     code: str
 
 
-@_record
+@record
 class WillAwardGiveaway(Effect):
     """A giveaway will be given when the session closes; the code is not revealed yet."""
 
@@ -750,7 +717,7 @@ class WillAwardGiveaway(Effect):
     recipient_integration_id: str
 
 
-@_record
+@record
 class AddToAudience(Effect):
     """The customer joins an audience."""
 
@@ -762,7 +729,7 @@ class AddToAudience(Effect):
     profile_id: int | None = None
 
 
-@_record
+@record
 class RemoveFromAudience(Effect):
     """The customer leaves an audience."""
 
@@ -774,7 +741,7 @@ class RemoveFromAudience(Effect):
     profile_id: int | None = None
 
 
-@_record
+@record
 class IncreaseAchievementProgress(Effect):
     """A customer's progress towards an achievement grew."""
 
@@ -789,7 +756,7 @@ class IncreaseAchievementProgress(Effect):
     is_just_completed: bool
 
 
-@_record
+@record
 class RollbackIncreasedAchievementProgress(Effect):
     """Achievement progress made earlier is taken back (session cancelled or items returned)."""
 
@@ -803,7 +770,7 @@ class RollbackIncreasedAchievementProgress(Effect):
     target: Decimal
 
 
-@_record
+@record
 class Error(Effect):
     """Evaluating a rule failed; the message says how."""
 

@@ -18,16 +18,13 @@ placeholders; no value is ever formatted into it (hence the ``S608`` exemptions)
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
-from django.db.backends.postgresql.psycopg_any import is_psycopg3
-from django.db.backends.utils import CursorWrapper
 from django.db.models.expressions import Col
 
 from campaigns.models import Application, CartItem, CustomerProfile, CustomerSession
@@ -186,17 +183,19 @@ def _insert_statement(model: type[models.Model]) -> tuple[str, str, tuple[_Write
     return f"INSERT INTO {table} ({columns}) VALUES ", row, writers  # noqa: S608
 
 
-def _rows_insert(cursor: CursorWrapper, instances: Sequence[models.Model]) -> None:
-    """Insert ``instances`` (of one model) in as few multi-row statements as the database's
-    parameter limit allows: one statement is parsed and planned once, where one per row would
-    each be."""
+def _rows_insert(instances: Sequence[models.Model]) -> list[tuple[str, list[Any]]]:
+    """The statements inserting ``instances`` (of one model): as few multi-row statements as
+    the database's parameter limit allows (one statement is parsed and planned once, where one
+    per row would each be)."""
     head, row, writers = _insert_statement(type(instances[0]))
     fields = [field for field, _, _ in writers]
     batch = max(1, connection.ops.bulk_batch_size(fields, instances))
+    statements = []
     for start in range(0, len(instances), batch):
         chunk = instances[start : start + batch]
         values = [value for instance in chunk for value in _saved(instance, writers, True)]
-        cursor.execute(head + ", ".join([row] * len(chunk)), values)
+        statements.append((head + ", ".join([row] * len(chunk)), values))
+    return statements
 
 
 @functools.cache
@@ -208,29 +207,20 @@ def _update_statement(model: type[models.Model]) -> tuple[str, tuple[_Writer, ..
     return f"UPDATE {table} SET {assignments} WHERE {pk} = %s", writers  # noqa: S608
 
 
-@contextlib.contextmanager
-def _pipelined() -> Iterator[CursorWrapper]:
-    """A cursor whose statements go to the database together: on PostgreSQL, in psycopg's
-    pipeline mode (one round trip for the lot, errors raised when it ends, as Django's); on
-    other databases, an ordinary cursor. Statements are logged and wrapped as usual."""
-    if connection.vendor != "postgresql" or not is_psycopg3:
-        with connection.cursor() as cursor:
-            yield cursor
-        return
-    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]
-        ServerBindingCursor,
-    )
-
-    connection.ensure_connection()
-    raw = connection.connection
-    # A pipeline needs the extended protocol: a cursor that binds on the server (the ORM's
-    # binds on the client). ``_prepare_cursor`` is how Django wraps every cursor it makes.
-    with (
-        connection.wrap_database_errors,
-        raw.pipeline(),
-        connection._prepare_cursor(ServerBindingCursor(raw)) as cursor,  # type: ignore[attr-defined]
-    ):
-        yield cursor
+def _execute_together(statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """Run ``statements`` (SQL, parameters) in order. On PostgreSQL they go to the server as one
+    query text, the parameters bound on the client as every ORM query's are: one round trip, in
+    the simple protocol, which costs the server less than the extended protocol's parse, bind
+    and describe per statement. Elsewhere, one after the other. Logged and wrapped as usual."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(statements) > 1:
+            cursor.execute(
+                "; ".join(sql for sql, _ in statements),
+                [value for _, params in statements for value in params],
+            )
+            return
+        for sql, params in statements:
+            cursor.execute(sql, params)
 
 
 def session_write(session: CustomerSession, *, items: Sequence[CartItem] | None) -> None:
@@ -238,11 +228,11 @@ def session_write(session: CustomerSession, *, items: Sequence[CartItem] | None)
     set on the instance too), and, when ``items`` are given, replace its cart items with them
     (their primary keys are not read back). One round trip on PostgreSQL."""
     update, session_writers = _update_statement(CustomerSession)
-    session_values = [*_saved(session, session_writers, False), session.pk]
-    with _pipelined() as cursor:
-        if items is not None:
-            table = _quote(CartItem._meta.db_table)
-            cursor.execute(f"DELETE FROM {table} WHERE session_id = %s", [session.pk])  # noqa: S608
-            if items:
-                _rows_insert(cursor, items)
-        cursor.execute(update, session_values)
+    statements: list[tuple[str, Sequence[Any]]] = []
+    if items is not None:
+        table = _quote(CartItem._meta.db_table)
+        statements.append((f"DELETE FROM {table} WHERE session_id = %s", [session.pk]))  # noqa: S608
+        if items:
+            statements += _rows_insert(items)
+    statements.append((update, [*_saved(session, session_writers, False), session.pk]))
+    _execute_together(statements)

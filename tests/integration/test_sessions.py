@@ -241,19 +241,23 @@ def test_the_number_of_queries_does_not_grow_with_the_campaigns(
     assert _queries(client, auth, "s-2") == with_one
 
 
-def test_an_update_of_a_known_session_takes_five_statements(
+def test_an_update_of_a_known_session_takes_five_statements_in_three_round_trips(
     client: Client, auth: dict[str, str], application: Application
 ) -> None:
     campaign(application, [TEN_PERCENT])
     body_of(put(client, auth, "s-1", cart("150.00")))  # warm: compiles, keeps the application
     with CaptureQueriesContext(connection) as captured:
         body_of(put(client, auth, "s-1", cart("150.00", "10.00")))
-    verbs = [query["sql"].split(" ", 1)[0] for query in captured]
+    trips = [query["sql"] for query in captured]
     # (The test runs in a transaction, so the service's own is a savepoint.)
-    statements = [verb for verb in verbs if verb not in ("SAVEPOINT", "RELEASE")]
+    trips = [sql for sql in trips if not sql.startswith(("SAVEPOINT", "RELEASE"))]
     # The key (with the application's version), the session with its profile (locked), then
     # the cart replaced and the session written, in one round trip.
-    assert statements == ["SELECT", "SELECT", "DELETE", "INSERT", "UPDATE"]
+    writes = ["DELETE", "INSERT", "UPDATE"]
+    expected = [["SELECT"], ["SELECT"], writes]
+    if connection.vendor != "postgresql":  # SQLite runs one statement at a time
+        expected = [["SELECT"], ["SELECT"], *([verb] for verb in writes)]
+    assert [[s.split(" ", 1)[0] for s in sql.split("; ")] for sql in trips] == expected
 
 
 @pytest.mark.parametrize(

@@ -1,33 +1,56 @@
 """``PUT /v2/customer_profiles/{integrationId}`` and ``POST /v2/events``, and the v1 paths the
-official JavaScript SDK (4.3.0) still calls for them, as thin adapters onto the same services."""
+official JavaScript SDK (4.3.0) still calls for them, as thin adapters onto the same services.
+
+Events (both paths) honour ``Idempotency-Key`` as returns do (``integration.idempotency``): a
+retry with the same key within 24 hours gets the first answer again, in the shape of the path
+it was sent to, without a second event or second effect records. The stored answer belongs to
+the event's customer and is deleted when they are forgotten.
+"""
 
 from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
 
 from django.http import HttpResponse
 from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
 from campaigns.services.customers import CustomerOutcome, customer_profile_update, event_track
+from campaigns.services.idempotency import StoredResponse
+from integration.idempotency import idempotent_response
 from integration.payloads import parse_event, parse_profile_update
-from integration.render import render_customer_profile, render_session_update_response, rfc3339
+from integration.render import (
+    dumps,
+    render_customer_profile,
+    render_session_update_response,
+    rfc3339,
+)
 from integration.sessions import (
     evaluation_time,
     json_response,
     profile_view,
     query_flag,
     rendered_effects,
+    rendered_failures,
 )
 from integration.views import IntegrationView
 
 
-def _answer(outcome: CustomerOutcome, response_content: frozenset[str]) -> HttpResponse:
-    body = render_session_update_response(
+def _answer(outcome: CustomerOutcome, response_content: frozenset[str]) -> dict[str, Any]:
+    return render_session_update_response(
         effects=rendered_effects(outcome.effects, outcome.ruleset_ids),
         response_content=response_content,
         customer_profile=profile_view(outcome.profile),
         event=_event(outcome) if "event" in response_content else None,
+        rule_failure_reasons=rendered_failures(
+            outcome.failures,
+            campaign_names=outcome.campaign_names,
+            ruleset_ids=outcome.ruleset_ids,
+        )
+        if "ruleFailureReasons" in response_content
+        else (),
     )
-    return json_response(body)
 
 
 def _event(outcome: CustomerOutcome) -> dict[str, object] | None:
@@ -45,20 +68,18 @@ def _event(outcome: CustomerOutcome) -> dict[str, object] | None:
     }
 
 
-def _answer_v1(outcome: CustomerOutcome) -> HttpResponse:
+def _answer_v1(outcome: CustomerOutcome) -> dict[str, Any]:
     """The v1 ``IntegrationState`` (``profile``, ``event`` with its effects, ``session``) that the
     JavaScript SDK 4.3.0 reads from the v1 paths; it has no top-level ``effects``."""
     profile = profile_view(outcome.profile)
     assert profile is not None
-    return json_response(
-        {
-            "session": None,
-            "profile": render_customer_profile(profile),
-            "event": _event(outcome),
-            "loyalty": None,
-            "coupon": None,
-        }
-    )
+    return {
+        "session": None,
+        "profile": render_customer_profile(profile),
+        "event": _event(outcome),
+        "loyalty": None,
+        "coupon": None,
+    }
 
 
 class CustomerProfileView(IntegrationView):
@@ -81,8 +102,8 @@ class CustomerProfileView(IntegrationView):
             dry=dry,
         )
         if self.legacy:
-            return _answer_v1(outcome)
-        return _answer(outcome, update.response_content | {"customerProfile"})
+            return json_response(_answer_v1(outcome))
+        return json_response(_answer(outcome, update.response_content | {"customerProfile"}))
 
 
 class EventView(IntegrationView):
@@ -92,18 +113,29 @@ class EventView(IntegrationView):
     """Answer in the v1 shape (``POST /v1/events``)."""
 
     def post(self, request: Request) -> HttpResponse:
-        schema = attribute_schema_get(application=self.application)
+        application = self.application
+        schema = attribute_schema_get(application=application)
         event = parse_event(request.data, custom_attributes=schema.declared)
         dry = query_flag(request, "dry")
-        outcome = event_track(
-            application=self.application,
-            profile_id=event.profile_id,
-            event_type=event.type,
-            attributes=event.attributes,
-            custom_types=schema.types,
-            now=evaluation_time(request, dry=dry),
-            dry=dry,
-        )
-        if self.legacy:
-            return _answer_v1(outcome)
-        return _answer(outcome, event.response_content | {"customerProfile", "event"})
+        now = evaluation_time(request, dry=dry)
+
+        def respond() -> StoredResponse:
+            outcome = event_track(
+                application=application,
+                profile_id=event.profile_id,
+                event_type=event.type,
+                attributes=event.attributes,
+                custom_types=schema.types,
+                now=now,
+                dry=dry,
+            )
+            if self.legacy:
+                body = _answer_v1(outcome)
+            else:
+                body = _answer(outcome, event.response_content | {"customerProfile", "event"})
+            # The answer holds the customer's profile and event: it is forgotten with them.
+            return StoredResponse(
+                HTTPStatus.OK, dumps(body).decode("ascii"), profile=outcome.profile
+            )
+
+        return idempotent_response(request, application=application, dry=dry, run=respond)

@@ -10,12 +10,13 @@ Returns honour ``Idempotency-Key`` (at most 255 characters): a retry with the sa
 24 hours gets the first answer again, byte for byte, with ``Idempotent-Replayed: true``, and
 does nothing; the same key with another request (another session, other query parameters or
 another body) is a 409. Only successful answers are kept, and a dry run (which changes nothing)
-ignores the key.
+ignores the key (``integration.idempotency``). The stored answer belongs to the session's
+customer and is deleted when they are forgotten; one of an anonymous session belongs to nobody
+(see ``campaigns.services.customers``).
 """
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 from typing import Any
 
@@ -25,13 +26,7 @@ from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
 from campaigns.models import Application, CustomerSession, Event
-from campaigns.models.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH
-from campaigns.services.idempotency import (
-    IdempotencyKeyReused,
-    StoredResponse,
-    idempotent_request_run,
-    request_fingerprint,
-)
+from campaigns.services.idempotency import StoredResponse
 from campaigns.services.sessions import (
     ReturnOutcome,
     ReturnRefused,
@@ -39,11 +34,11 @@ from campaigns.services.sessions import (
     customer_session_reopen,
     customer_session_return,
 )
-from integration.errors import BadRequest, Conflict, ErrorItem, NotFound
+from integration.errors import BadRequest, ErrorItem, NotFound
+from integration.idempotency import idempotent_response
 from integration.payloads import CartReturn, parse_return
 from integration.render import dumps, render_session_update_response, rfc3339
 from integration.sessions import (
-    JSON,
     json_response,
     profile_view,
     query_flag,
@@ -51,9 +46,6 @@ from integration.sessions import (
     session_view,
 )
 from integration.views import IntegrationView
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class CustomerSessionReturnsView(IntegrationView):
@@ -64,7 +56,6 @@ class CustomerSessionReturnsView(IntegrationView):
         cart_return = parse_return(request.data)
         dry = query_flag(request, "dry")
         run_rule_engine = query_flag(request, "runRuleEngine")
-        key = _idempotency_key(request)
 
         def respond() -> StoredResponse:
             outcome = _return(
@@ -76,37 +67,12 @@ class CustomerSessionReturnsView(IntegrationView):
                 dry=dry,
             )
             body = render_return_response(outcome, application, cart_return.response_content)
-            return StoredResponse(HTTPStatus.OK, dumps(body).decode("ascii"))
+            # The answer holds the session's customer's data: it is forgotten with them.
+            return StoredResponse(
+                HTTPStatus.OK, dumps(body).decode("ascii"), profile=outcome.profile
+            )
 
-        if key is None or dry:
-            response = respond()
-        else:
-            try:
-                response = idempotent_request_run(
-                    application=application,
-                    key=key,
-                    method="POST",
-                    path=request.path,
-                    fingerprint=request_fingerprint(
-                        json.dumps(sorted(request.query_params.lists())),
-                        json.dumps(request.data, sort_keys=True, default=str),
-                    ),
-                    now=timezone.now(),
-                    run=respond,
-                )
-            except IdempotencyKeyReused as error:
-                item = ErrorItem(
-                    code="idempotency_key_reused",
-                    title="Idempotency key already used",
-                    details=str(error),
-                    parameter=IDEMPOTENCY_HEADER,
-                )
-                message = "The Idempotency-Key was already used for another request."
-                raise Conflict(message, [item], code="idempotency_key_reused") from None
-        answer = HttpResponse(response.body, status=response.status, content_type=JSON)
-        if response.replayed:
-            answer[REPLAYED_HEADER] = "true"
-        return answer
+        return idempotent_response(request, application=application, dry=dry, run=respond)
 
 
 class CustomerSessionReopenView(IntegrationView):
@@ -128,21 +94,6 @@ class CustomerSessionReopenView(IntegrationView):
                 f"{error.current}.",
             ) from None
         return json_response({"effects": rendered_effects(outcome.effects, outcome.ruleset_ids)})
-
-
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        item = ErrorItem(
-            code="invalid_idempotency_key",
-            title="Invalid value",
-            details=f"must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters long",
-            parameter=IDEMPOTENCY_HEADER,
-        )
-        raise BadRequest("The Idempotency-Key header is not valid.", [item])
-    return key
 
 
 def _return(

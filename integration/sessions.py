@@ -29,7 +29,7 @@ from integration.render import (
     render_session_update_response,
 )
 from integration.views import IntegrationView
-from rules.engine import FiredEffect
+from rules.engine import FiredEffect, RuleFailure
 from rules.values import parse_rfc3339
 
 JSON = "application/json"
@@ -65,18 +65,11 @@ class CustomerSessionView(IntegrationView):
                 response_content=update.response_content,
                 customer_session=session_view(outcome.session, outcome.items),
                 customer_profile=profile_view(outcome.profile),
-                rule_failure_reasons=[
-                    render_rule_failure(
-                        campaign_id=failure.rule.ruleset,
-                        campaign_name=outcome.campaign_names.get(failure.rule.ruleset, ""),
-                        ruleset_id=outcome.ruleset_ids.get(failure.rule.ruleset, 0),
-                        rule_index=failure.rule.rule_index,
-                        rule_name=failure.rule.title,
-                        effect_index=failure.effect_index,
-                        details=failure.error.message if failure.error else None,
-                    )
-                    for failure in outcome.failures
-                ]
+                rule_failure_reasons=rendered_failures(
+                    outcome.failures,
+                    campaign_names=outcome.campaign_names,
+                    ruleset_ids=outcome.ruleset_ids,
+                )
                 if "ruleFailureReasons" in update.response_content
                 else (),
             )
@@ -130,6 +123,27 @@ def rendered_effects(
             effect=fired.effect,
         )
         for fired in effects
+    ]
+
+
+def rendered_failures(
+    failures: Sequence[RuleFailure],
+    *,
+    campaign_names: Mapping[int, str],
+    ruleset_ids: Mapping[int, int | None],
+) -> list[dict[str, Any]]:
+    """``ruleFailureReasons``: why each rule that did not fire did not."""
+    return [
+        render_rule_failure(
+            campaign_id=failure.rule.ruleset,
+            campaign_name=campaign_names.get(failure.rule.ruleset, ""),
+            ruleset_id=ruleset_ids.get(failure.rule.ruleset) or 0,
+            rule_index=failure.rule.rule_index,
+            rule_name=failure.rule.title,
+            effect_index=failure.effect_index,
+            details=failure.error.message if failure.error else None,
+        )
+        for failure in failures
     ]
 
 

@@ -7,6 +7,12 @@ key within ``IDEMPOTENCY_KEY_LIFETIME`` gets that answer back. The row says whic
 key was used for (method, path and a hash of the query and body), so that reusing a key for a
 different request can be refused rather than answered with somebody else's response.
 
+A stored answer may hold a customer's data (their profile's attributes, their session, their
+event), so it is linked to the customer it belongs to (``profile``): forgetting the customer
+deletes their profile and, with it, their stored answers (``on_delete=CASCADE``). An answer
+about no customer (a return of an anonymous session) is linked to none; it can be replayed for
+``IDEMPOTENCY_KEY_LIFETIME`` only, and is deleted once expired and its key is used again.
+
 Nothing here is specific to one endpoint; ``campaigns.services.idempotency`` does the work.
 """
 
@@ -19,6 +25,7 @@ from django.db import models
 from django.db.models import Q
 
 from campaigns.models.applications import Application
+from campaigns.models.customers import CustomerProfile
 
 IDEMPOTENCY_KEY_MAX_LENGTH: Final = 255
 """The longest key accepted (Talon.One: keys "should not exceed 255 characters")."""
@@ -32,6 +39,14 @@ class IdempotentRequest(models.Model):
 
     application = models.ForeignKey(
         Application, on_delete=models.CASCADE, related_name="idempotent_requests"
+    )
+    profile = models.ForeignKey(
+        CustomerProfile,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="idempotent_requests",
+        help_text="The customer whose data the answer holds: forgetting them deletes it.",
     )
     key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
     method = models.CharField(max_length=10)

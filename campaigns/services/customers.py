@@ -11,7 +11,15 @@ A batch update (``customer_profiles_update``) merges attributes into up to a tho
 in one transaction and runs no rules, as Talon.One's ``PUT /v2/customer_profiles`` does not.
 
 Forgetting a customer (``customer_data_delete``, the GDPR erasure) deletes the profile and
-everything that identifies the customer: their sessions with their cart items, and their events.
+everything that identifies the customer: their sessions with their cart items, their events, and
+the answers stored for their requests sent with an ``Idempotency-Key`` (``IdempotentRequest``:
+the answers to their events and to the returns of their sessions, which repeat their profile,
+session and event). A stored answer is linked to its customer's profile with
+``on_delete=CASCADE`` rather than deleted here by hand, so that whatever deletes a profile (this
+erasure, the admin, an application's deletion) takes the answers along and none is left behind
+by a path that forgot them. An answer about no customer (a return of an anonymous session) is
+linked to nobody and is not deleted here: it is replayed for ``IDEMPOTENCY_KEY_LIFETIME`` (24
+hours) only, and its row goes when its key is used again (nothing purges expired answers yet).
 Their effect records are **kept, anonymised**: they are what analytics count (discounts given per
 campaign and day) and what budgets will be measured against (issue 5), and deleting them would
 rewrite those figures and hand a deleted customer's budget share back. Anonymising unlinks a
@@ -30,7 +38,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
+from campaigns.attribute_updates import attribute_changes
 from campaigns.compiled import compiled_campaigns_get
 from campaigns.evaluation import profile_binding, stored_value, typed_attributes
 from campaigns.models import (
@@ -39,6 +49,7 @@ from campaigns.models import (
     CustomerSession,
     EffectRecord,
     Event,
+    IdempotentRequest,
 )
 from rules.engine import FiredEffect, RuleFailure
 from rules.types import Type
@@ -56,6 +67,7 @@ class CustomerOutcome:
     effects: list[FiredEffect]
     failures: list[RuleFailure]
     ruleset_ids: Mapping[int, int | None]
+    campaign_names: Mapping[int, str]
 
 
 def customer_profile_update(
@@ -75,11 +87,9 @@ def customer_profile_update(
             profile.attributes = {**profile.attributes, **stored_value(dict(attributes))}
         profile.last_activity = now
         profile.save()
-        effects: list[FiredEffect] = []
-        failures: list[RuleFailure] = []
-        rulesets: Mapping[int, int | None] = {}
+        outcome = CustomerOutcome(profile, None, [], [], {}, {})
         if run_rule_engine:
-            effects, failures, rulesets = _evaluate(
+            outcome = _evaluate(
                 application=application,
                 profile=profile,
                 event=None,
@@ -88,7 +98,7 @@ def customer_profile_update(
             )
         if dry:
             transaction.set_rollback(True)
-    return CustomerOutcome(profile, None, effects, failures, rulesets)
+    return outcome
 
 
 def event_track(
@@ -113,7 +123,7 @@ def event_track(
             attributes=stored_value(dict(attributes)),
             created=now,
         )
-        effects, failures, rulesets = _evaluate(
+        outcome = _evaluate(
             application=application,
             profile=profile,
             event=event,
@@ -122,7 +132,7 @@ def event_track(
         )
         if dry:
             transaction.set_rollback(True)
-    return CustomerOutcome(profile, event, effects, failures, rulesets)
+    return outcome
 
 
 def _locked_profile(
@@ -141,7 +151,9 @@ def _evaluate(
     event: Event | None,
     custom_types: Mapping[str, Mapping[str, Type]],
     now: datetime,
-) -> tuple[list[FiredEffect], list[RuleFailure], dict[int, int | None]]:
+) -> CustomerOutcome:
+    """Run the rules on the profile (and the event): record their effects, apply their
+    attribute updates."""
     compiled = compiled_campaigns_get(application=application, now=now)
     binding: dict[str, Any] = {
         "Application": {"Id": Decimal(application.pk), "Name": application.name},
@@ -154,6 +166,11 @@ def _evaluate(
             "Attributes": typed_attributes(event.attributes, custom_types.get("Event", {})),
         }
     result = compiled.evaluate(binding, now=now)
+    effects, refused, changes = attribute_changes(
+        result.effects, types=custom_types, roots=("Profile",)
+    )
+    if changes.profile:
+        profile_attributes_merge(profile, changes.profile)
     rulesets = {campaign.pk: campaign.active_ruleset_id for campaign in compiled.campaigns}
     EffectRecord.objects.bulk_create(
         EffectRecord(
@@ -168,9 +185,22 @@ def _evaluate(
             props=fired.effect.props(),
             created=now,
         )
-        for fired in result.effects
+        for fired in effects
     )
-    return result.effects, result.failures, rulesets
+    names = {campaign.pk: campaign.name for campaign in compiled.campaigns}
+    return CustomerOutcome(profile, event, effects, [*result.failures, *refused], rulesets, names)
+
+
+def profile_attributes_merge(profile: CustomerProfile, changes: Mapping[str, Any]) -> None:
+    """Merge ``changes`` (stored values) into the attributes of ``profile``, on its row and on
+    the instance. The row is locked and read first, so that what a concurrent request wrote to
+    other attributes is kept."""
+    with transaction.atomic():
+        locked = CustomerProfile.objects.select_for_update().filter(pk=profile.pk)
+        current = locked.values_list("attributes", flat=True).get()
+        profile.attributes = {**current, **changes}
+        profile.modified = timezone.now()
+        locked.update(attributes=profile.attributes, modified=profile.modified)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,6 +314,8 @@ class CustomerDataDeletion:
     events: int
     effect_records: int
     """Effect records anonymised (kept, see the module)."""
+    stored_answers: int
+    """Stored idempotent answers deleted (with the profile, see the module)."""
 
 
 def customer_data_delete(*, application: Application, integration_id: str) -> CustomerDataDeletion:
@@ -311,11 +343,13 @@ def customer_data_delete(*, application: Application, integration_id: str) -> Cu
         _, sessions = CustomerSession.objects.filter(
             application=application, profile=profile
         ).delete()
-        profile.delete()
+        # The stored idempotent answers go with the profile (CASCADE, see the module).
+        _, forgotten = profile.delete()
     return CustomerDataDeletion(
         sessions=sessions.get(CustomerSession._meta.label, 0),
         events=events.get(Event._meta.label, 0),
         effect_records=anonymised,
+        stored_answers=forgotten.get(IdempotentRequest._meta.label, 0),
     )
 
 

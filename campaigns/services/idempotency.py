@@ -12,7 +12,8 @@ when it commits, and the second transaction is rolled back whole (its work inclu
 answers what the first stored. Work that locks the same rows (a session) is serialised anyway.
 
 Only successful answers are stored: a refused request changed nothing, so sending it again is
-safe, and its key stays free for a corrected request.
+safe, and its key stays free for a corrected request. A stored answer is linked to the customer
+whose data it holds (``StoredResponse.profile``), so that forgetting the customer deletes it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from campaigns.models import Application, IdempotentRequest
+from campaigns.models import Application, CustomerProfile, IdempotentRequest
 from campaigns.models.idempotency import IDEMPOTENCY_KEY_LIFETIME
 
 
@@ -36,6 +37,9 @@ class StoredResponse:
     body: str
     replayed: bool = False
     """True when this is the stored answer of an earlier request with the same key."""
+    profile: CustomerProfile | None = None
+    """The customer whose data the body holds, if any: the stored answer is theirs (it is
+    deleted with them). Not set on a replay."""
 
 
 class IdempotencyKeyReused(Exception):
@@ -82,6 +86,7 @@ def idempotent_request_run(
             if 200 <= response.status < 300:
                 IdempotentRequest.objects.create(
                     application=application,
+                    profile=response.profile,
                     key=key,
                     method=method,
                     path=path,

@@ -17,10 +17,13 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from campaigns.attribute_updates import ENTITIES, attribute_path
 from campaigns.models import Application, Campaign, Ruleset
-from campaigns.selectors import attribute_catalogue
+from campaigns.selectors import attribute_schema
+from rules.catalogue import build_catalogue
 from rules.engine import Rule, check_rule
-from rules.errors import RuleError
+from rules.errors import RuleError, RuleTypeError
+from rules.types import Type
 
 
 class RulesetInvalid(Exception):
@@ -35,7 +38,8 @@ def ruleset_check(*, application: Application, rules: Sequence[Any]) -> list[Rul
     """Every problem in ``rules`` (Talon.One rule objects), pointers relative to the list."""
     if not isinstance(rules, list | tuple):
         return [RuleError("rules are a list of rule objects", pointer="/rules")]
-    catalogue = attribute_catalogue(application=application)
+    schema = attribute_schema(application=application)
+    catalogue = build_catalogue(custom_attributes=schema.types)
     errors: list[RuleError] = []
     for index, rule in enumerate(rules):
         if not isinstance(rule, Mapping):
@@ -44,7 +48,41 @@ def ruleset_check(*, application: Application, rules: Sequence[Any]) -> list[Rul
         for error in check_rule(rule, catalogue=catalogue):
             error.pointer = f"/rules/{index}{error.pointer}"
             errors.append(error)
+        effects = rule.get("effects")
+        if isinstance(effects, list):
+            errors += _attribute_updates_check(effects, f"/rules/{index}/effects", schema.types)
     return errors
+
+
+def _attribute_updates_check(
+    node: Any, pointer: str, types: Mapping[str, Mapping[str, Type]]
+) -> list[RuleError]:
+    """An error for each ``updateAttribute`` in ``node`` whose literal path names no custom
+    attribute of the session or the profile (a computed path is checked when it runs)."""
+    if not isinstance(node, list):
+        return []
+    if len(node) == 3 and node[0] == "updateAttribute":
+        path = node[1]
+        if isinstance(path, list) and path[:1] == ["list"]:
+            if not all(isinstance(part, str) for part in path[1:]):
+                return []
+            path = ".".join(path[1:])
+        if not isinstance(path, str):
+            return []
+        parsed = attribute_path(path)
+        if parsed is not None and parsed[1] in types.get(ENTITIES[parsed[0]], {}):
+            return []
+        return [
+            RuleTypeError(
+                f"updateAttribute can set a custom attribute of the Session or the Profile "
+                f"(Profile.Attributes.<name>), and {path!r} names none",
+                pointer=f"{pointer}/1",
+            )
+        ]
+    found: list[RuleError] = []
+    for position, child in enumerate(node):
+        found += _attribute_updates_check(child, f"{pointer}/{position}", types)
+    return found
 
 
 def applications_rules_changed(*, application_ids: Iterable[int]) -> None:

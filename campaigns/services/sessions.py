@@ -35,10 +35,13 @@ the session saved. States follow Talon.One (DESIGN.md §4 step 5): an update mov
   ``talon_session_reopened``); the return's event is what the response's ``return`` shows.
 - A repeated close or cancel changes nothing: a closed or partially returned session answers
   with its live effect records, a cancelled one with none.
+- ``updateAttribute`` effects set the session's and the profile's custom attributes in the same
+  transaction (``campaigns.attribute_updates``); the session row is written after the
+  evaluation so that what the rules set is saved with it.
 - ``dry`` evaluates and answers the same way, then rolls the transaction back.
 
-Not yet here: evaluation groups' modes (every campaign stacks), coupons, referrals, budgets and
-loyalty (issue 5), whose rollbacks will join ``rollbackDiscount`` here.
+Not yet here: coupons, referrals, budgets and loyalty (issue 5), whose rollbacks will join
+``rollbackDiscount`` here.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Final
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from campaigns.attribute_updates import attribute_changes
 from campaigns.compiled import compiled_campaigns_get
 from campaigns.evaluation import (
     ZERO,
@@ -75,6 +79,7 @@ from campaigns.models import (
 )
 from campaigns.models.customers import SessionState
 from campaigns.rows import session_locked, session_write
+from campaigns.services.customers import profile_attributes_merge
 from rules.effects import RollbackDiscount, SetDiscount, SetDiscountPerItem, effect_from_props
 from rules.engine import FiredEffect, RuleFailure, RuleRef
 from rules.types import Type
@@ -308,9 +313,9 @@ def _update(
     if not created:
         # The row is locked: nobody else can have counted in between.
         session.update_count += 1
-    session_write(session, items=items if replaced else None)
 
     if target == CANCELLED:
+        session_write(session, items=items if replaced else None)
         effects = _roll_back(
             session=session, profile=profile, confirmed=current in _CONFIRMED_STATES, now=now
         )
@@ -332,6 +337,17 @@ def _update(
         items=item_data,
         minor_units=application.minor_units,
     )
+    effects, refused, changes = attribute_changes(
+        effects,
+        types=custom_types,
+        roots=("Session", "Profile") if profile is not None else ("Session",),
+    )
+    if changes.session:
+        session.attributes = {**session.attributes, **changes.session}
+    # Written after the evaluation, so that the attributes its rules set are saved with it.
+    session_write(session, items=items if replaced else None)
+    if changes.profile and profile is not None:
+        profile_attributes_merge(profile, changes.profile)
     if target == CLOSED:
         rulesets = {c.pk: c.active_ruleset_id for c in compiled.campaigns}
         _confirm(
@@ -343,7 +359,13 @@ def _update(
             now=now,
         )
     return _outcome(
-        session, items, profile, effects, result.failures, application, known=compiled.campaigns
+        session,
+        items,
+        profile,
+        effects,
+        [*result.failures, *refused],
+        application,
+        known=compiled.campaigns,
     )
 
 

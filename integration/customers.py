@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
+from campaigns.evaluation import typed_attributes
 from campaigns.services.customers import CustomerOutcome, customer_profile_update, event_track
 from campaigns.services.idempotency import StoredResponse
 from integration.idempotency import idempotent_response
@@ -27,6 +28,7 @@ from integration.render import (
     rfc3339,
 )
 from integration.sessions import (
+    Types,
     evaluation_time,
     json_response,
     profile_view,
@@ -37,12 +39,14 @@ from integration.sessions import (
 from integration.views import IntegrationView
 
 
-def _answer(outcome: CustomerOutcome, response_content: frozenset[str]) -> dict[str, Any]:
+def _answer(
+    outcome: CustomerOutcome, response_content: frozenset[str], types: Types
+) -> dict[str, Any]:
     return render_session_update_response(
         effects=rendered_effects(outcome.effects, outcome.ruleset_ids),
         response_content=response_content,
-        customer_profile=profile_view(outcome.profile),
-        event=_event(outcome) if "event" in response_content else None,
+        customer_profile=profile_view(outcome.profile, types=types),
+        event=_event(outcome, types) if "event" in response_content else None,
         rule_failure_reasons=rendered_failures(
             outcome.failures,
             campaign_names=outcome.campaign_names,
@@ -53,7 +57,7 @@ def _answer(outcome: CustomerOutcome, response_content: frozenset[str]) -> dict[
     )
 
 
-def _event(outcome: CustomerOutcome) -> dict[str, object] | None:
+def _event(outcome: CustomerOutcome, types: Types) -> dict[str, object] | None:
     event = outcome.event
     if event is None:
         return None
@@ -63,20 +67,20 @@ def _event(outcome: CustomerOutcome) -> dict[str, object] | None:
         "applicationId": event.application_id,
         "profileId": outcome.profile.integration_id,
         "type": event.type,
-        "attributes": event.attributes,
+        "attributes": typed_attributes(event.attributes, types.get("Event", {})),
         "effects": rendered_effects(outcome.effects, outcome.ruleset_ids),
     }
 
 
-def _answer_v1(outcome: CustomerOutcome) -> dict[str, Any]:
+def _answer_v1(outcome: CustomerOutcome, types: Types) -> dict[str, Any]:
     """The v1 ``IntegrationState`` (``profile``, ``event`` with its effects, ``session``) that the
     JavaScript SDK 4.3.0 reads from the v1 paths; it has no top-level ``effects``."""
-    profile = profile_view(outcome.profile)
+    profile = profile_view(outcome.profile, types=types)
     assert profile is not None
     return {
         "session": None,
         "profile": render_customer_profile(profile),
-        "event": _event(outcome),
+        "event": _event(outcome, types),
         "loyalty": None,
         "coupon": None,
     }
@@ -102,8 +106,9 @@ class CustomerProfileView(IntegrationView):
             dry=dry,
         )
         if self.legacy:
-            return json_response(_answer_v1(outcome))
-        return json_response(_answer(outcome, update.response_content | {"customerProfile"}))
+            return json_response(_answer_v1(outcome, schema.types))
+        wanted = update.response_content | {"customerProfile"}
+        return json_response(_answer(outcome, wanted, schema.types))
 
 
 class EventView(IntegrationView):
@@ -130,9 +135,10 @@ class EventView(IntegrationView):
                 dry=dry,
             )
             if self.legacy:
-                body = _answer_v1(outcome)
+                body = _answer_v1(outcome, schema.types)
             else:
-                body = _answer(outcome, event.response_content | {"customerProfile", "event"})
+                wanted = event.response_content | {"customerProfile", "event"}
+                body = _answer(outcome, wanted, schema.types)
             # The answer holds the customer's profile and event: it is forgotten with them.
             return StoredResponse(
                 HTTPStatus.OK, dumps(body).decode("ascii"), profile=outcome.profile

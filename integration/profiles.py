@@ -25,7 +25,7 @@ from campaigns.services.customers import customer_data_delete, customer_profiles
 from integration.errors import BadRequest, ErrorItem, NotFound
 from integration.payloads import parse_profiles_batch
 from integration.render import render_customer_profile
-from integration.sessions import json_response, profile_view, query_flag
+from integration.sessions import Types, json_response, profile_view, query_flag
 from integration.views import IntegrationView
 
 SILENT_VALUES = {"yes": True, "no": False}
@@ -36,8 +36,8 @@ INVENTORY_LISTS = ("referrals", "coupons", "giveaways", "achievements")
 not modelled yet (issues 4 and 5), so a profile has none of them."""
 
 
-def _rendered_profile(profile: CustomerProfile) -> dict[str, Any]:
-    view = profile_view(profile)
+def _rendered_profile(profile: CustomerProfile, types: Types) -> dict[str, Any]:
+    view = profile_view(profile, types=types)
     assert view is not None
     return render_customer_profile(view)
 
@@ -65,7 +65,8 @@ class CustomerProfilesView(IntegrationView):
         return json_response(
             {
                 "integrationStates": [
-                    {"customerProfile": _rendered_profile(profile)} for profile in outcome.profiles
+                    {"customerProfile": _rendered_profile(profile, schema.types)}
+                    for profile in outcome.profiles
                 ]
             }
         )
@@ -98,7 +99,8 @@ class CustomerInventoryView(IntegrationView):
             raise _not_found(integration_id) from None
         body: dict[str, Any] = {}
         if query_flag(request, "profile"):
-            body["profile"] = _rendered_profile(profile)
+            types = attribute_schema_get(application=self.application).types
+            body["profile"] = _rendered_profile(profile, types)
         if query_flag(request, "loyalty"):
             body["loyalty"] = {"programs": {}, "cards": []}
         for section in INVENTORY_LISTS:

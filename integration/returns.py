@@ -39,6 +39,7 @@ from integration.idempotency import idempotent_response
 from integration.payloads import CartReturn, parse_return
 from integration.render import dumps, render_session_update_response, rfc3339
 from integration.sessions import (
+    Types,
     json_response,
     profile_view,
     query_flag,
@@ -66,7 +67,10 @@ class CustomerSessionReturnsView(IntegrationView):
                 run_rule_engine=run_rule_engine,
                 dry=dry,
             )
-            body = render_return_response(outcome, application, cart_return.response_content)
+            types = attribute_schema_get(application=application).types
+            body = render_return_response(
+                outcome, application, cart_return.response_content, types=types
+            )
             # The answer holds the session's customer's data: it is forgotten with them.
             return StoredResponse(
                 HTTPStatus.OK, dumps(body).decode("ascii"), profile=outcome.profile
@@ -105,8 +109,7 @@ def _return(
     run_rule_engine: bool,
     dry: bool,
 ) -> ReturnOutcome:
-    # The attribute types are only read when the rules run again.
-    types = attribute_schema_get(application=application).types if run_rule_engine else {}
+    types = attribute_schema_get(application=application).types
     try:
         return customer_session_return(
             application=application,
@@ -176,7 +179,11 @@ def render_return(event: Event, outcome: ReturnOutcome, application: Application
 
 
 def render_return_response(
-    outcome: ReturnOutcome, application: Application, response_content: frozenset[str]
+    outcome: ReturnOutcome,
+    application: Application,
+    response_content: frozenset[str],
+    *,
+    types: Types,
 ) -> dict[str, Any]:
     """The 200 body of a return: a session update's shape, with ``return`` after
     ``customerSession`` and before ``previousReturns``, as in the reference."""
@@ -184,8 +191,8 @@ def render_return_response(
     rendered = render_session_update_response(
         effects=rendered_effects(outcome.effects, outcome.ruleset_ids),
         response_content=response_content,
-        customer_session=session_view(outcome.session, outcome.items),
-        customer_profile=profile_view(outcome.profile),
+        customer_session=session_view(outcome.session, outcome.items, types=types),
+        customer_profile=profile_view(outcome.profile, types=types),
         previous_returns=previous,
     )
     earlier = rendered.pop("previousReturns", None)

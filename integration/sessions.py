@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
+from campaigns.evaluation import typed_attributes
 from campaigns.models import CartItem, CustomerProfile, CustomerSession
 from campaigns.selectors import customer_session_get
 from campaigns.services.sessions import SessionOutcome, customer_session_update
@@ -30,6 +31,7 @@ from integration.render import (
 )
 from integration.views import IntegrationView
 from rules.engine import FiredEffect, RuleFailure
+from rules.types import Type
 from rules.values import parse_rfc3339
 
 JSON = "application/json"
@@ -63,8 +65,8 @@ class CustomerSessionView(IntegrationView):
             render_session_update_response(
                 effects=rendered_effects(outcome.effects, outcome.ruleset_ids),
                 response_content=update.response_content,
-                customer_session=session_view(outcome.session, outcome.items),
-                customer_profile=profile_view(outcome.profile),
+                customer_session=session_view(outcome.session, outcome.items, types=schema.types),
+                customer_profile=profile_view(outcome.profile, types=schema.types),
                 rule_failure_reasons=rendered_failures(
                     outcome.failures,
                     campaign_names=outcome.campaign_names,
@@ -83,9 +85,12 @@ class CustomerSessionView(IntegrationView):
         except CustomerSession.DoesNotExist:
             raise NotFound(f"There is no customer session {customer_session_id!r}.") from None
         items = list(session.cart_items.order_by("position"))
+        types = attribute_schema_get(application=self.application).types
         return json_response(
             {
-                "customerSession": render_customer_session(session_view(session, items)),
+                "customerSession": render_customer_session(
+                    session_view(session, items, types=types)
+                ),
                 "effects": [],
                 "loyalty": None,
                 "referral": None,
@@ -147,7 +152,14 @@ def rendered_failures(
     ]
 
 
-def session_view(session: CustomerSession, items: list[CartItem]) -> SessionView:
+Types = Mapping[str, Mapping[str, Type]]
+"""The application's custom attribute types by entity (``AttributeSchema.types``)."""
+
+
+def session_view(session: CustomerSession, items: list[CartItem], *, types: Types) -> SessionView:
+    """The session as rendered; custom attributes (stored as JSON, decimals and times as text)
+    in the types their definitions give them, so that a number goes back as a number."""
+    item_types = types.get("CartItem", {})
     return SessionView(
         id=session.pk,
         integration_id=session.integration_id,
@@ -181,16 +193,16 @@ def session_view(session: CustomerSession, items: list[CartItem]) -> SessionView
                 length=item.length,
                 returned_quantity=item.returned_quantity,
                 remaining_quantity=item.remaining_quantity,
-                attributes=item.attributes,
+                attributes=typed_attributes(item.attributes, item_types),
             )
             for item in items
         ],
         identifiers=session.identifiers,
-        attributes=session.attributes,
+        attributes=typed_attributes(session.attributes, types.get("CustomerSession", {})),
     )
 
 
-def profile_view(profile: CustomerProfile | None) -> ProfileView | None:
+def profile_view(profile: CustomerProfile | None, *, types: Types) -> ProfileView | None:
     if profile is None:
         return None
     return ProfileView(
@@ -201,7 +213,7 @@ def profile_view(profile: CustomerProfile | None) -> ProfileView | None:
         closed_sessions=profile.closed_sessions,
         total_sales=profile.total_sales,
         last_activity=profile.last_activity,
-        attributes=profile.attributes,
+        attributes=typed_attributes(profile.attributes, types.get("CustomerProfile", {})),
     )
 
 

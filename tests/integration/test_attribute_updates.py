@@ -83,11 +83,11 @@ def test_a_rule_sets_session_and_profile_attributes_and_both_are_saved(
         ("updateAttribute", "Profile.Attributes.Points"),
     ]
     assert body["customerSession"]["attributes"] == {"Segment": "big-basket"}
-    assert body["customerProfile"]["attributes"] == {"Tier": "gold", "Points": "300"}
+    assert body["customerProfile"]["attributes"] == {"Tier": "gold", "Points": 300}
     session = CustomerSession.objects.get(integration_id="s-1")
     assert session.attributes == {"Segment": "big-basket"}
     profile = CustomerProfile.objects.get(integration_id="customer-1")
-    assert profile.attributes == {"Tier": "gold", "Points": "300"}
+    assert profile.attributes == {"Tier": "gold", "Points": "300"}  # stored as text
     # Rules read back what they set: the next update sees the profile's new tier.
     assert put(client, auth, basket("10.00"))["customerProfile"]["attributes"]["Tier"] == "gold"
 
@@ -97,7 +97,7 @@ def test_attributes_the_shop_sent_are_kept_beside_those_the_rules_set(
 ) -> None:
     rules(application, ["updateAttribute", "Session.Attributes.Seen", ["list", 1, 2]])
     body = put(client, auth, basket(attributes={"Segment": "from-shop"}))
-    assert body["customerSession"]["attributes"] == {"Segment": "from-shop", "Seen": ["1", "2"]}
+    assert body["customerSession"]["attributes"] == {"Segment": "from-shop", "Seen": [1, 2]}
     stored = CustomerSession.objects.get(integration_id="s-1").attributes
     assert stored == {"Segment": "from-shop", "Seen": ["1", "2"]}
 
@@ -192,7 +192,7 @@ def test_an_event_updates_its_profile_but_has_no_session(
     assert response.status_code == 200, response.content
     answer = json.loads(response.content)
     assert [e["props"]["path"] for e in answer["effects"]] == ["Profile.Attributes.Points"]
-    assert answer["customerProfile"]["attributes"] == {"Points": "42"}
+    assert answer["customerProfile"]["attributes"] == {"Points": 42}
     assert "no session" in answer["ruleFailureReasons"][0]["details"]
     profile = CustomerProfile.objects.get(integration_id="customer-2")
     assert profile.attributes == {"Points": "42"}
@@ -231,3 +231,20 @@ def test_saving_a_rule_that_updates_no_defined_attribute_is_refused(
         ruleset_create(campaign=made, rules=[rule])
     pointers = [error.pointer for error in refused.value.errors]
     assert "/rules/0/effects/0/1" in pointers
+
+
+def test_custom_attributes_come_back_in_their_types(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    AttributeDefinitionFactory(
+        application=application, entity="CartItem", name="Size", type="number"
+    )
+    rules(application, ["updateAttribute", "Profile.Attributes.Points", 7])
+    session = basket(attributes={"Seen": [1, 2.5]})
+    session["cartItems"][0]["attributes"] = {"Size": 42}
+    body = put(client, auth, session)
+    assert body["customerSession"]["attributes"] == {"Seen": [1, Decimal("2.5")]}
+    assert body["customerSession"]["cartItems"][0]["attributes"] == {"Size": 42}
+    assert body["customerProfile"]["attributes"] == {"Points": 7}
+    stored = client.get("/v2/customer_sessions/s-1", headers=auth)
+    assert json.loads(stored.content)["customerSession"]["attributes"] == {"Seen": [1, 2.5]}

@@ -8,6 +8,10 @@ was compiled at, and until the next moment a campaign's schedule starts or ends.
 schema (which request bodies are read with) and the application's row (its settings) are kept
 the same way, under the stamp alone: every change to an application's settings bumps it too.
 Nothing else is held in the process, so any number of processes can serve the same application.
+
+``CompiledCampaigns.evaluate`` runs the campaigns and keeps what their evaluation groups let
+through; with ``cascade`` (``cascade_settings(application)``) discounts cascade: each campaign
+sees the session as the campaigns before it left it (``campaigns.evaluation.Cascade``).
 """
 
 from __future__ import annotations
@@ -15,13 +19,40 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from campaigns.evaluation import CampaignNode, GroupNode, select_by_groups
+from campaigns.evaluation import (
+    CampaignNode,
+    Cascade,
+    CascadeSettings,
+    Exclusion,
+    GroupNode,
+    select_by_groups,
+)
 from campaigns.models import Application, Campaign, EvaluationGroup
 from campaigns.selectors import AttributeSchema, attribute_schema, running_campaigns
 from rules.catalogue import build_catalogue
-from rules.engine import CompiledRulesets, EvaluationResult, compile_rulesets
+from rules.engine import CompiledRulesets, FiredEffect, RuleFailure, RuleRef, compile_rulesets
+
+
+class CampaignsEvaluation(NamedTuple):
+    """What evaluating the running campaigns gave."""
+
+    effects: list[FiredEffect]
+    """What the evaluation groups let through, in evaluation order; granted (rounded and cut
+    down to what was left) when discounts cascade."""
+    failures: list[RuleFailure]
+    fired: list[RuleRef]
+    exclusions: list[Exclusion]
+    """The campaigns their groups set aside, with the group, its mode and the reason."""
+
+    def set_aside(self) -> list[tuple[RuleRef, Exclusion]]:
+        """Each rule that fired in a campaign its group set aside, with the exclusion: the rules
+        whose effects the customer does not get although their conditions held."""
+        if not self.exclusions:
+            return []
+        excluded = {exclusion.campaign_id: exclusion for exclusion in self.exclusions}
+        return [(rule, excluded[rule.ruleset]) for rule in self.fired if rule.ruleset in excluded]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +66,35 @@ class CompiledCampaigns:
     tree: tuple[tuple[CampaignNode, ...], tuple[GroupNode, ...]] = ((), ())
     """The evaluation tree: where each campaign stands, and the groups (``select_by_groups``)."""
 
-    def evaluate(self, binding: dict[str, Any], *, now: datetime) -> EvaluationResult:
-        """Run the campaigns, and keep the effects their evaluation groups let through."""
-        result = self.rules.evaluate(binding, now=now)
+    def evaluate(
+        self,
+        binding: dict[str, Any],
+        *,
+        now: datetime,
+        cascade: CascadeSettings | None = None,
+    ) -> CampaignsEvaluation:
+        """Run the campaigns, and keep the effects their evaluation groups let through.
+
+        With ``cascade``, the campaigns run one at a time and each sees the session as the
+        campaigns before it left it; ``binding`` itself is left as it was."""
         campaigns, groups = self.tree
+        if cascade is not None:
+            binding = dict(binding)
+            cascading = Cascade(
+                binding,
+                order=self.rules.keys,
+                campaigns=campaigns,
+                groups=groups,
+                minor_units=cascade.minor_units,
+            )
+            result = self.rules.evaluate(binding, now=now, between=cascading)
+            effects, exclusions = cascading.outcome()
+            return CampaignsEvaluation(effects, result.failures, result.fired, exclusions)
+        result = self.rules.evaluate(binding, now=now)
         if not groups:
-            return result
-        effects, _ = select_by_groups(result.effects, campaigns=campaigns, groups=groups)
-        return result._replace(effects=effects)
+            return CampaignsEvaluation(result.effects, result.failures, result.fired, [])
+        effects, exclusions = select_by_groups(result.effects, campaigns=campaigns, groups=groups)
+        return CampaignsEvaluation(effects, result.failures, result.fired, exclusions)
 
 
 _cache: dict[int, CompiledCampaigns] = {}
@@ -77,6 +129,14 @@ def attribute_schema_get(*, application: Application) -> AttributeSchema:
     return schema
 
 
+def cascade_settings(application: Application) -> CascadeSettings | None:
+    """How ``application``'s discounts cascade (``CompiledCampaigns.evaluate``'s ``cascade``):
+    None when they do not."""
+    if not application.enable_cascading_discounts:
+        return None
+    return CascadeSettings(minor_units=application.minor_units)
+
+
 def compiled_campaigns_get(*, application: Application, now: datetime) -> CompiledCampaigns:
     """The compiled running campaigns of ``application`` at ``now`` (cached per process).
 
@@ -105,6 +165,8 @@ def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
         catalogue=build_catalogue(
             custom_attributes=attribute_schema_get(application=application).types
         ),
+        # Built now rather than on the first session update that needs them.
+        one_at_a_time=application.enable_cascading_discounts,
     )
     groups = tuple(
         GroupNode(group.pk, group.mode, group.parent_id, group.position)

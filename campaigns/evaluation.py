@@ -8,6 +8,11 @@ Two pure steps around the rule engine (no queries here; the session service load
   minor unit (half up), never more than what they discount (the session total, or the line of
   the item they name), in the order the campaigns produced them. A discount cut down keeps what
   the rule asked for as ``desired_value``; one with nothing left to discount does not apply.
+  The arithmetic is ``DiscountLedger``'s, which cascading shares;
+- ``select_by_groups`` keeps the effects the evaluation groups let through, and says which
+  campaigns it set aside and why;
+- ``Cascade`` runs between campaigns when discounts cascade (``CascadeSettings``): each campaign
+  sees the session as the campaigns before it left it (see the class).
 
 Custom attributes are stored in JSON as text where JSON has no exact type (decimals, times);
 ``typed_attributes`` reads them back with the types of the application's attribute definitions.
@@ -21,7 +26,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from rules.effects import SetDiscount, SetDiscountPerItem
+from rules.effects import CampaignExclusionReason, SetDiscount, SetDiscountPerItem
 from rules.engine import FiredEffect
 from rules.types import Kind, Type
 from rules.values import parse_rfc3339
@@ -151,6 +156,55 @@ def round_money(amount: Decimal, minor_units: int) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-minor_units), rounding=ROUND_HALF_UP)
 
 
+class DiscountLedger:
+    """What is left to discount, and the discounts granted against it, in order.
+
+    A discount is rounded half up to the currency's minor unit, then cut down to what remains of
+    the session total and, for an item discount, of the line of the item it names (a discount of
+    an item not in the cart does not apply). What it is granted comes off what remains. This is
+    the one place the arithmetic lives: ``apply_discounts`` and ``Cascade`` both grant here."""
+
+    __slots__ = ("lines", "minor_units", "total")
+
+    def __init__(self, *, total: Decimal, lines: Mapping[int, Decimal], minor_units: int) -> None:
+        self.total = total
+        """What remains of the session total (session and item discounts come off it)."""
+        self.lines = dict(lines)
+        """What remains of each cart item's line, by position (item discounts come off it)."""
+        self.minor_units = minor_units
+
+    def copy(self) -> DiscountLedger:
+        return DiscountLedger(total=self.total, lines=self.lines, minor_units=self.minor_units)
+
+    def grant(self, entry: FiredEffect) -> FiredEffect | None:
+        """``entry`` as it applies, taken off what remains; None for a discount with nothing
+        left to discount. Effects other than session and item discounts pass through."""
+        effect = entry.effect
+        if isinstance(effect, SetDiscount):
+            wanted = round_money(effect.value, self.minor_units)
+            value = min(wanted, self.total)
+            if value <= ZERO:
+                return None
+            self.total -= value
+            return entry._replace(effect=_granted(effect, value, wanted))
+        if isinstance(effect, SetDiscountPerItem):
+            line = self.lines.get(effect.position)
+            if line is None:
+                return None
+            wanted = round_money(effect.value, self.minor_units)
+            value = min(wanted, line, self.total)
+            if value <= ZERO:
+                return None
+            self.lines[effect.position] = line - value
+            self.total -= value
+            return entry._replace(effect=_granted(effect, value, wanted))
+        return entry
+
+    def grant_all(self, fired: Iterable[FiredEffect]) -> list[FiredEffect]:
+        """The effects as they apply, in order (``grant`` each; those granted nothing go)."""
+        return [granted for entry in fired if (granted := self.grant(entry)) is not None]
+
+
 def apply_discounts(
     fired: Iterable[FiredEffect],
     *,
@@ -158,37 +212,18 @@ def apply_discounts(
     items: Sequence[ItemData],
     minor_units: int,
 ) -> list[FiredEffect]:
-    """The effects as they apply to this cart (see the module's documentation)."""
-    remaining_total = session_total
-    remaining_lines = {item.position: item.line_total for item in items}
-    applied: list[FiredEffect] = []
-    for entry in fired:
-        effect = entry.effect
-        if isinstance(effect, SetDiscount):
-            wanted = round_money(effect.value, minor_units)
-            value = min(wanted, remaining_total)
-            if value <= ZERO:
-                continue
-            remaining_total -= value
-            applied.append(entry._replace(effect=_granted(effect, value, wanted)))
-        elif isinstance(effect, SetDiscountPerItem):
-            line = remaining_lines.get(effect.position)
-            if line is None:
-                continue
-            wanted = round_money(effect.value, minor_units)
-            value = min(wanted, line, remaining_total)
-            if value <= ZERO:
-                continue
-            remaining_lines[effect.position] = line - value
-            remaining_total -= value
-            applied.append(entry._replace(effect=_granted(effect, value, wanted)))
-        else:
-            applied.append(entry)
-    return applied
+    """The effects as they apply to this cart (see the module's documentation).
+
+    Effects that a cascading evaluation already granted (``Cascade``) come out unchanged, but
+    for the case its documentation names, where this cuts them down to what is left."""
+    lines = {item.position: item.line_total for item in items}
+    ledger = DiscountLedger(total=session_total, lines=lines, minor_units=minor_units)
+    return ledger.grant_all(fired)
 
 
 def _granted(effect: Any, value: Decimal, wanted: Decimal) -> Any:
-    if value == wanted and effect.value == wanted:
+    """``effect`` granting ``value`` (in the currency's minor unit: ``9.00``, not ``9.000``)."""
+    if value == wanted and effect.value.as_tuple() == wanted.as_tuple():
         return effect
     desired = wanted if value < wanted else None
     return replace(effect, value=value, desired_value=desired)
@@ -220,13 +255,15 @@ class Exclusion:
 
     campaign_id: int
     group_id: int
-    reason: str
+    mode: str
+    """The group's evaluation mode (``GroupNode.mode``)."""
+    reason: CampaignExclusionReason
 
 
 _EXCLUSION_REASON = {
-    "listOrder": "CampaignIsNotFirst",
-    "lowestDiscount": "CampaignGaveLowerDiscount",
-    "highestDiscount": "CampaignGaveLowerDiscount",
+    "listOrder": CampaignExclusionReason.CAMPAIGN_IS_NOT_FIRST,
+    "lowestDiscount": CampaignExclusionReason.CAMPAIGN_GAVE_LOWER_DISCOUNT,
+    "highestDiscount": CampaignExclusionReason.CAMPAIGN_GAVE_LOWER_DISCOUNT,
 }
 
 
@@ -293,9 +330,210 @@ def select_by_groups(
         for chosen, _ in contenders:
             if chosen is not winner[0]:
                 assert group_id is not None
-                reason = _EXCLUSION_REASON.get(mode, "CampaignNotInEvaluationSet")
-                excluded.extend(Exclusion(c, group_id, reason) for c in sorted(chosen))
+                reason = _EXCLUSION_REASON.get(
+                    mode, CampaignExclusionReason.CAMPAIGN_NOT_IN_EVALUATION_SET
+                )
+                excluded.extend(
+                    Exclusion(campaign_id=c, group_id=group_id, mode=mode, reason=reason)
+                    for c in sorted(chosen)
+                )
         return winner[0]
 
     through = kept(None, 0)
     return [entry for entry in fired if entry.rule.ruleset in through], excluded
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeSettings:
+    """Discounts cascade (the application's ``enable_cascading_discounts``), granted in the
+    currency of the application."""
+
+    minor_units: int
+    """The currency's minor unit, which discounts are rounded to as they are granted."""
+
+
+class Cascade:
+    """One cascading evaluation: the engine calls it after each campaign (``between``).
+
+    Each campaign sees the session as the campaigns before it left it: ``Session.Total`` less
+    the session and item discounts they were granted, ``Session.CartItemTotal`` less their item
+    discounts (Talon.One's "discounted cart items total": item discounts only), and each cart
+    item's ``Price`` less their discounts of that item, spread over its quantity (not rounded:
+    the discounts computed from it are). The rules of one campaign all see the session as the
+    campaigns before it left it, as in Talon.One, where an item's discounted price is its price
+    "minus the discounted value from previous campaigns": what an earlier rule of the same
+    campaign grants does not change what a later one reads, though it still comes off what is
+    left to discount (``DiscountLedger``), as without cascading.
+
+    Evaluation groups. A campaign does not see what its rivals gave (campaigns whose nearest
+    common group keeps one of its members: ``listOrder``, ``lowestDiscount``,
+    ``highestDiscount``): the members of such a group all start from the session as it was
+    before the group, and compete on equal terms. Of the other campaigns before it, it sees
+    those that the groups let through (``select_by_groups`` on what they produced, its rivals
+    left out), so that a campaign its group set aside does not cascade into the next. This is
+    exact when the campaigns of a group (its child groups' included) are evaluated one after
+    another, as they are unless a child group's position puts other groups' campaigns between
+    its own and its parent's. A campaign evaluated in such a gap sees the choice its
+    unfinished neighbour group made among the members evaluated so far; if a later member wins,
+    that campaign computed its discounts on a session that still held the loser's discount.
+    (``apply_discounts`` still keeps every discount within what it discounts.)
+
+    ``outcome`` gives the effects as granted: rounded, cut down to what was left when their
+    campaign ran, those granted nothing dropped; ``apply_discounts`` leaves them as they are.
+    """
+
+    def __init__(
+        self,
+        binding: dict[str, Any],
+        *,
+        order: Sequence[Any],
+        campaigns: Sequence[CampaignNode],
+        groups: Sequence[GroupNode],
+        minor_units: int,
+    ) -> None:
+        """``binding`` is the evaluation's (its ``Session`` is replaced, never changed, after
+        each campaign); ``order`` the campaigns' ids in the order they are evaluated."""
+        self._binding = binding
+        self._order = order
+        self._next = 0
+        self._campaigns = {node.id: node for node in campaigns}
+        self._groups = groups
+        known = {group.id: group for group in groups}
+        self._modes = {group.id: group.mode for group in groups}
+        self._chains = {node.id: _ancestry(node.group_id, known) for node in campaigns}
+
+        session = binding.get("Session")
+        session = session if isinstance(session, Mapping) else {}
+        self._total = _decimal(session.get("Total"))
+        self._cart_item_total = _decimal(session.get("CartItemTotal"))
+        self._units: dict[int, tuple[Decimal, Decimal]] = {}
+        """Each cart item's price and quantity before any discount, by position."""
+        for item in session.get("CartItems") or ():
+            position = _position(item)
+            if position is None:
+                continue
+            price, quantity = _decimal(item.get("Price")), _decimal(item.get("Quantity"))
+            if price is not None and quantity is not None:
+                self._units[position] = (price, quantity)
+        lines = {position: price * quantity for position, (price, quantity) in self._units.items()}
+        self._lines_total = sum(lines.values(), ZERO)
+        self._start = DiscountLedger(
+            total=self._total or ZERO, lines=lines, minor_units=minor_units
+        )
+        self._seen = self._start.copy()
+        """What the running campaign sees, and grants its discounts against."""
+        self._seen_from: set[Any] = set()
+        """The campaigns whose grants ``_seen`` holds."""
+        self._shown = (self._start.total, dict(self._start.lines))
+        self._fired: list[FiredEffect] = []
+        """What the campaigns produced, as they produced it (what groups choose by)."""
+        self._producers: dict[Any, None] = {}
+        """The campaigns that produced effects, in order."""
+        self._granted: list[tuple[Any, list[FiredEffect]]] = []
+
+    def __call__(self, campaign: Any, effects: list[FiredEffect]) -> None:
+        """``campaign`` ran and produced ``effects``: grant them, and show the next campaign
+        the session as it will see it."""
+        self._granted.append((campaign, self._seen.grant_all(effects)))
+        if effects:
+            self._fired.extend(effects)
+            self._producers[campaign] = None
+            self._seen_from.add(campaign)
+        self._next += 1
+        if self._next < len(self._order):
+            self._show(self._view(self._order[self._next]))
+
+    def outcome(self) -> tuple[list[FiredEffect], list[Exclusion]]:
+        """The granted effects of the campaigns that the groups let through, in evaluation
+        order, and the campaigns the groups set aside."""
+        if not self._groups:
+            return [entry for _, granted in self._granted for entry in granted], []
+        nodes = list(self._campaigns.values())
+        selected, exclusions = select_by_groups(self._fired, campaigns=nodes, groups=self._groups)
+        kept = {entry.rule.ruleset for entry in selected}
+        effects = [
+            entry for campaign, granted in self._granted if campaign in kept for entry in granted
+        ]
+        return effects, exclusions
+
+    def _view(self, following: Any) -> DiscountLedger:
+        """What ``following`` is to see: the grants of the campaigns before it that the groups
+        let through, its rivals left out."""
+        if not self._groups or not self._fired:
+            return self._seen
+        rivals = {c for c in self._producers if self._rivals(c, following)}
+        considered = [entry for entry in self._fired if entry.rule.ruleset not in rivals]
+        # Only campaigns that produced effects take part in a group's choice.
+        nodes = [
+            self._campaigns[c] for c in self._producers if c not in rivals and c in self._campaigns
+        ]
+        selected, _ = select_by_groups(considered, campaigns=nodes, groups=self._groups)
+        visible = {entry.rule.ruleset for entry in selected}
+        if visible != self._seen_from:
+            seen = self._start.copy()
+            for campaign, granted in self._granted:
+                if campaign in visible:
+                    seen.grant_all(granted)
+            self._seen, self._seen_from = seen, visible
+        return self._seen
+
+    def _rivals(self, a: Any, b: Any) -> bool:
+        """Whether the nearest group holding both keeps only one of its members."""
+        chain = self._chains.get(b, ())
+        for group in self._chains.get(a, ()):
+            if group in chain:
+                return self._modes[group] != "stackable"
+        return False
+
+    def _show(self, seen: DiscountLedger) -> None:
+        """Put the session as ``seen`` leaves it into the binding (a new ``Session``, which
+        keeps whatever rules wrote into the old one)."""
+        if (seen.total, seen.lines) == self._shown:
+            return
+        self._shown = (seen.total, dict(seen.lines))
+        session = self._binding.get("Session")
+        if not isinstance(session, Mapping):
+            return
+        view = dict(session)
+        if self._total is not None:
+            view["Total"] = seen.total
+        if self._cart_item_total is not None:
+            granted_on_items = self._lines_total - sum(seen.lines.values(), ZERO)
+            view["CartItemTotal"] = self._cart_item_total - granted_on_items
+        items = session.get("CartItems")
+        if isinstance(items, list):
+            view["CartItems"] = [self._item(item, seen) for item in items]
+        self._binding["Session"] = view
+
+    def _item(self, item: Any, seen: DiscountLedger) -> Any:
+        position = _position(item)
+        if position is None or position not in self._units:
+            return item
+        price, quantity = self._units[position]
+        line = seen.lines[position]
+        if quantity and line != price * quantity:
+            price = line / quantity
+        return item if item.get("Price") == price else {**item, "Price": price}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return value if isinstance(value, Decimal) else None
+
+
+def _position(item: Any) -> int | None:
+    """A cart item's position in the binding (a whole ``Decimal``), as effects name it."""
+    position = item.get("Position") if isinstance(item, Mapping) else None
+    if isinstance(position, int):
+        return position
+    if isinstance(position, Decimal) and position.is_finite() and position % 1 == 0:
+        return int(position)
+    return None
+
+
+def _ancestry(group_id: int | None, known: Mapping[int, GroupNode]) -> tuple[int, ...]:
+    """A campaign's groups, its own first, up to the top (as ``select_by_groups`` reads them)."""
+    chain: list[int] = []
+    while group_id is not None and group_id in known and group_id not in chain:
+        chain.append(group_id)
+        group_id = known[group_id].parent_id
+    return tuple(chain)

@@ -51,6 +51,7 @@ def _answer(
             outcome.failures,
             campaign_names=outcome.campaign_names,
             ruleset_ids=outcome.ruleset_ids,
+            set_aside=outcome.set_aside,
         )
         if "ruleFailureReasons" in response_content
         else (),

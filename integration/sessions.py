@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
-from campaigns.evaluation import typed_attributes
+from campaigns.evaluation import Exclusion, typed_attributes
 from campaigns.models import CartItem, CustomerProfile, CustomerSession
 from campaigns.selectors import customer_session_get
 from campaigns.services.sessions import SessionOutcome, customer_session_update
@@ -30,7 +30,7 @@ from integration.render import (
     render_session_update_response,
 )
 from integration.views import IntegrationView
-from rules.engine import FiredEffect, RuleFailure
+from rules.engine import FiredEffect, RuleFailure, RuleRef
 from rules.types import Type
 from rules.values import parse_rfc3339
 
@@ -71,6 +71,7 @@ class CustomerSessionView(IntegrationView):
                     outcome.failures,
                     campaign_names=outcome.campaign_names,
                     ruleset_ids=outcome.ruleset_ids,
+                    set_aside=outcome.set_aside,
                 )
                 if "ruleFailureReasons" in update.response_content
                 else (),
@@ -136,8 +137,26 @@ def rendered_failures(
     *,
     campaign_names: Mapping[int, str],
     ruleset_ids: Mapping[int, int | None],
+    set_aside: Sequence[tuple[RuleRef, Exclusion]] = (),
 ) -> list[dict[str, Any]]:
-    """``ruleFailureReasons``: why each rule that did not fire did not."""
+    """``ruleFailureReasons``: why each rule that did not fire did not, then each rule that
+    fired in a campaign its evaluation group set aside (with the group and its mode)."""
+    excluded = [
+        render_rule_failure(
+            campaign_id=rule.ruleset,
+            campaign_name=campaign_names.get(rule.ruleset, ""),
+            ruleset_id=ruleset_ids.get(rule.ruleset) or 0,
+            rule_index=rule.rule_index,
+            rule_name=rule.title,
+            details=(
+                f"{exclusion.reason}: the campaign's evaluation group "
+                f"({exclusion.mode}) set its effects aside"
+            ),
+            evaluation_group_id=exclusion.group_id,
+            evaluation_group_mode=exclusion.mode,
+        )
+        for rule, exclusion in set_aside
+    ]
     return [
         render_rule_failure(
             campaign_id=failure.rule.ruleset,
@@ -149,7 +168,7 @@ def rendered_failures(
             details=failure.error.message if failure.error else None,
         )
         for failure in failures
-    ]
+    ] + excluded
 
 
 Types = Mapping[str, Mapping[str, Type]]

@@ -4,9 +4,16 @@ A rule is Talon.One's ``{title, description, bindings, condition, effects}``: JS
 for its named bindings (for example a cart item filter), its condition, and its effects. A
 ruleset is an ordered list of rules, one per campaign. ``check_rule`` reports every problem
 with a JSON pointer into the rule (``/condition/1/2``). ``compile_rulesets`` turns the rulesets
-of all running campaigns into one Python module, one function per ruleset with its rules written
-out in order; ``CompiledRulesets.evaluate`` runs them against a binding and returns the effects
-as values, each tagged with the rule that produced it, and why each other rule did not fire.
+of all running campaigns into one Python module, functions of up to 64 rulesets each with their
+rules written out in order; ``CompiledRulesets.evaluate`` runs them against a binding and returns
+the effects as values, each tagged with the rule that produced it, and why each other rule did
+not fire.
+
+``evaluate(..., between=...)`` runs the rulesets one at a time instead, calling back after each
+with the effects it produced, so that the caller can change what the next ruleset reads (cascading
+discounts: each campaign sees the cart as the campaigns before it left it). That mode has its own
+functions, one per ruleset, built on first use or by ``compile_rulesets(one_at_a_time=True)``,
+and forgets shared computations between rulesets; the default mode is untouched by it.
 
 Evaluation is the hot path of every session update, so the generated code does the bookkeeping
 itself (a ``try`` per rule, which costs nothing until a rule fails) rather than paying for a
@@ -18,7 +25,7 @@ and persist, in one transaction, from the effects returned here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,6 +126,11 @@ class EvaluationResult(NamedTuple):
 
 _make_fired = partial(tuple.__new__, FiredEffect)
 """``FiredEffect`` without the Python-level ``__new__`` of named tuples."""
+
+Between = Callable[[Any, list[FiredEffect]], None]
+"""Called after each ruleset, in one-at-a-time evaluation, with the ruleset's key and the
+effects it produced (in order). It may change the binding (its contents, in place): the next
+ruleset reads it afresh."""
 
 
 def _failure(rule: RuleRef, error: BaseException, stage: int) -> RuleFailure:
@@ -233,11 +245,24 @@ def _compiler(catalogue: Type | None, registry: Registry | None) -> Compiler:
     return Compiler(catalogue=catalogue or Type(Kind.MAP), registry=registry or REGISTRY)
 
 
+class GeneratedUnit(NamedTuple):
+    """Generated functions, run in order, their source, and the empty memo of the computations
+    they share."""
+
+    source: str
+    functions: tuple[Any, ...]
+    memo: list[Any]
+
+
+def _fired_since(state: State, start: int) -> list[FiredEffect]:
+    return list(map(_make_fired, zip(state.sources[start:], state.effects[start:], strict=True)))
+
+
 class CompiledRulesets:
     """Rulesets compiled into generated Python functions; safe to share between threads
     (all evaluation state lives in the ``State`` of each call)."""
 
-    __slots__ = ("_functions", "_memo", "keys", "rulesets", "source")
+    __slots__ = ("_build_single", "_functions", "_memo", "_single", "keys", "rulesets", "source")
 
     def __init__(
         self,
@@ -246,12 +271,16 @@ class CompiledRulesets:
         source: str,
         functions: Sequence[Any],
         memo_slots: int = 0,
+        *,
+        build_single: Callable[[], GeneratedUnit] | None = None,
     ) -> None:
         self.keys = tuple(keys)
         self.rulesets = tuple(tuple(rules) for rules in rulesets)
         self.source = source
         self._functions = tuple(functions)
         self._memo = [MEMO_EMPTY] * memo_slots
+        self._build_single = build_single
+        self._single: GeneratedUnit | None = None
 
     def evaluate(
         self,
@@ -259,19 +288,41 @@ class CompiledRulesets:
         *,
         now: datetime | None = None,
         state: State | None = None,
+        between: Between | None = None,
     ) -> EvaluationResult:
         """Run every ruleset, rules top to bottom. A rule whose condition fails, or which
-        raises, contributes no effects; an effect that raises undoes its rule's effects."""
+        raises, contributes no effects; an effect that raises undoes its rule's effects.
+
+        With ``between``, the rulesets run one at a time and ``between`` is called after each
+        (the last one included; see ``Between``). Computations shared between rules are then
+        shared within a ruleset only, so that none is read stale after the binding changed."""
         if state is None:
             state = State(binding, now=now)
         state.stage = -1
         fired: list[RuleRef] = []
         failed: list[RuleFailure] = []
-        memo = self._memo.copy()
-        for function in self._functions:
-            function(state, fired, failed, memo)
+        if between is None:
+            memo = self._memo.copy()
+            for function in self._functions:
+                function(state, fired, failed, memo)
+        else:
+            single = self.one_at_a_time()
+            for key, function in zip(self.keys, single.functions, strict=True):
+                start = len(state.effects)
+                function(state, fired, failed, single.memo.copy())
+                between(key, _fired_since(state, start))
         effects = list(map(_make_fired, zip(state.sources, state.effects, strict=True)))
         return EvaluationResult(effects, failed, fired)
+
+    def one_at_a_time(self) -> GeneratedUnit:
+        """The functions of one-at-a-time evaluation: one per ruleset, built on first use.
+        (Two threads may both build them the first time; either result is the same.)"""
+        single = self._single
+        if single is None:
+            if self._build_single is None:
+                raise ValueError("these rulesets were not compiled to run one at a time")
+            single = self._single = self._build_single()
+        return single
 
 
 def compile_rulesets(
@@ -280,13 +331,17 @@ def compile_rulesets(
     catalogue: Type | None = None,
     registry: Registry | None = None,
     memoize: bool = True,
+    one_at_a_time: bool = False,
 ) -> CompiledRulesets:
     """Check and compile ``(key, rules)`` pairs, in evaluation order, into one unit.
 
     Computations that several rules share (reading ``Session.Total``, testing whether the cart
     holds shoes) run once per evaluation, unless ``memoize`` is off or a rule writes to the
     binding with ``set``. Raises the first ``RuleError``, its pointer prefixed with
-    ``/rulesets/<i>/rules/<j>``; use ``check_rule`` to collect every error of a rule."""
+    ``/rulesets/<i>/rules/<j>``; use ``check_rule`` to collect every error of a rule.
+
+    ``one_at_a_time`` also builds, now rather than on first use, the functions that
+    ``evaluate(..., between=...)`` runs."""
     keys: list[Any] = []
     parsed: list[list[Rule]] = []
     for key, rules in rulesets:
@@ -296,37 +351,66 @@ def compile_rulesets(
         [(RuleRef(key, index, rule.title), rule) for index, rule in enumerate(rules)]
         for key, rules in zip(keys, parsed, strict=True)
     ]
+    build = partial(_build, refs, catalogue, registry, memoize=memoize)
+    unit = build(one_at_a_time=False)
+    compiled = CompiledRulesets(
+        keys,
+        parsed,
+        unit.source,
+        unit.functions,
+        len(unit.memo),
+        build_single=partial(build, one_at_a_time=True),
+    )
+    if one_at_a_time:
+        compiled.one_at_a_time()
+    return compiled
+
+
+def _build(
+    refs: list[list[tuple[RuleRef, Rule]]],
+    catalogue: Type | None,
+    registry: Registry | None,
+    *,
+    memoize: bool,
+    one_at_a_time: bool,
+) -> GeneratedUnit:
+    """Generate and build the functions of a unit: up to ``_RULESETS_PER_FUNCTION`` rulesets
+    each, run back to back on one memo; or ``one_at_a_time``, one ruleset each, each run on a
+    fresh memo. A computation is memoized when it occurs more than once in what one memo
+    serves: the whole evaluation, or one ruleset."""
+    per_function = 1 if one_at_a_time else _RULESETS_PER_FUNCTION
+    starts = range(0, len(refs), per_function)
     # First pass: check everything, and count the computations that rules share.
     counting = _compiler(catalogue, registry)
     counting.memo_counts = {}
-    _unit_sources(counting, refs)
-    shared = [k for k, n in counting.memo_counts.items() if n > 1]
+    shared: dict[str, None] = {}
+    for start in starts:
+        _function_source(counting, refs, start, per_function)
+        if one_at_a_time:
+            shared.update(dict.fromkeys(k for k, n in counting.memo_counts.items() if n > 1))
+            counting.memo_counts = {}
+    if not one_at_a_time:
+        shared = dict.fromkeys(k for k, n in counting.memo_counts.items() if n > 1)
     if counting.assigns or not memoize:
-        shared = []
+        shared = {}
     # Second pass: the code that runs, with shared computations memoized.
     compiler = _compiler(catalogue, registry)
     compiler.memo_slots = {key: slot for slot, key in enumerate(shared)}
-    sources, entries = _unit_sources(compiler, refs)
-    functions = build_functions("".join(sources), compiler.namespace, entries)
-    return CompiledRulesets(keys, parsed, "".join(sources), functions, len(shared))
+    source = "".join(_function_source(compiler, refs, start, per_function) for start in starts)
+    functions = build_functions(source, compiler.namespace, [f"_rulesets{i}" for i in starts])
+    return GeneratedUnit(source, tuple(functions), [MEMO_EMPTY] * len(shared))
 
 
-def _unit_sources(
-    compiler: Compiler, refs: list[list[tuple[RuleRef, Rule]]]
-) -> tuple[list[str], list[str]]:
-    sources, entries = [], []
-    for start in range(0, len(refs), _RULESETS_PER_FUNCTION):
-        entry = f"_rulesets{start}"
-        try:
-            sources.append(
-                _unit_source(compiler, entry, refs[start : start + _RULESETS_PER_FUNCTION])
-            )
-        except RuleError as error:
-            position, _, rest = error.pointer.removeprefix("/rulesets/").partition("/")
-            error.pointer = f"/rulesets/{start + int(position)}/{rest}"
-            raise
-        entries.append(entry)
-    return sources, entries
+def _function_source(
+    compiler: Compiler, refs: list[list[tuple[RuleRef, Rule]]], start: int, count: int
+) -> str:
+    """The source of the function ``_rulesets<start>``, running ``count`` rulesets."""
+    try:
+        return _unit_source(compiler, f"_rulesets{start}", refs[start : start + count])
+    except RuleError as error:
+        position, _, rest = error.pointer.removeprefix("/rulesets/").partition("/")
+        error.pointer = f"/rulesets/{start + int(position)}/{rest}"
+        raise
 
 
 def compile_ruleset(

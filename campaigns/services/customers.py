@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from campaigns.attribute_updates import attribute_changes
 from campaigns.compiled import compiled_campaigns_get
-from campaigns.evaluation import profile_binding, stored_value, typed_attributes
+from campaigns.evaluation import Exclusion, profile_binding, stored_value, typed_attributes
 from campaigns.models import (
     Application,
     CustomerProfile,
@@ -51,7 +51,7 @@ from campaigns.models import (
     Event,
     IdempotentRequest,
 )
-from rules.engine import FiredEffect, RuleFailure
+from rules.engine import FiredEffect, RuleFailure, RuleRef
 from rules.types import Type
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ class CustomerOutcome:
     failures: list[RuleFailure]
     ruleset_ids: Mapping[int, int | None]
     campaign_names: Mapping[int, str]
+    set_aside: Sequence[tuple[RuleRef, Exclusion]] = ()
+    """Rules that fired in campaigns their evaluation group set aside, with why."""
 
 
 def customer_profile_update(
@@ -188,7 +190,10 @@ def _evaluate(
         for fired in effects
     )
     names = {campaign.pk: campaign.name for campaign in compiled.campaigns}
-    return CustomerOutcome(profile, event, effects, [*result.failures, *refused], rulesets, names)
+    failures = [*result.failures, *refused]
+    return CustomerOutcome(
+        profile, event, effects, failures, rulesets, names, set_aside=result.set_aside()
+    )
 
 
 def profile_attributes_merge(profile: CustomerProfile, changes: Mapping[str, Any]) -> None:

@@ -57,9 +57,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from campaigns.attribute_updates import attribute_changes
-from campaigns.compiled import compiled_campaigns_get
+from campaigns.compiled import cascade_settings, compiled_campaigns_get
 from campaigns.evaluation import (
     ZERO,
+    Exclusion,
     ItemData,
     apply_discounts,
     profile_binding,
@@ -147,6 +148,8 @@ class SessionOutcome:
     failures: list[RuleFailure]
     campaign_names: Mapping[int, str]
     ruleset_ids: Mapping[int, int]
+    set_aside: Sequence[tuple[RuleRef, Exclusion]] = ()
+    """Rules that fired in campaigns their evaluation group set aside, with why."""
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,7 @@ def _update(
         application={"Id": Decimal(application.pk), "Name": application.name},
         now=now,
     )
-    result = compiled.evaluate(binding, now=now)
+    result = compiled.evaluate(binding, now=now, cascade=cascade_settings(application))
     effects = apply_discounts(
         result.effects,
         session_total=session.total,
@@ -366,6 +369,7 @@ def _update(
         [*result.failures, *refused],
         application,
         known=compiled.campaigns,
+        set_aside=result.set_aside(),
     )
 
 
@@ -909,7 +913,7 @@ def _reevaluate(
         application={"Id": Decimal(application.pk), "Name": application.name},
         now=now,
     )
-    result = compiled.evaluate(binding, now=now)
+    result = compiled.evaluate(binding, now=now, cascade=cascade_settings(application))
     effects = apply_discounts(
         result.effects,
         session_total=session.total,
@@ -956,10 +960,12 @@ def _outcome(
     failures: list[RuleFailure],
     application: Application,
     known: Sequence[Campaign] = (),
+    set_aside: Sequence[tuple[RuleRef, Exclusion]] = (),
 ) -> SessionOutcome:
     """The outcome, with the names and rulesets of the campaigns it mentions: from ``known``
     (the compiled campaigns, in memory) when they are all there, else from the database."""
     ids = {fired.rule.ruleset for fired in effects} | {f.rule.ruleset for f in failures}
+    ids |= {rule.ruleset for rule, _ in set_aside}
     in_memory = [(c.pk, c.name, c.active_ruleset_id) for c in known if c.pk in ids]
     campaigns = (
         in_memory
@@ -974,4 +980,5 @@ def _outcome(
         failures=failures,
         campaign_names={pk: name for pk, name, _ in campaigns},
         ruleset_ids={pk: ruleset or 0 for pk, _, ruleset in campaigns},
+        set_aside=set_aside,
     )

@@ -1,13 +1,20 @@
-"""Discounts made true to the cart: rounded to the currency, never more than what they discount."""
+"""Discounts made true to the cart: rounded to the currency, never more than what they discount;
+evaluation groups choosing between campaigns; and discounts that cascade from one campaign to the
+next."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from campaigns.evaluation import (
     CampaignNode,
+    Cascade,
+    Exclusion,
     GroupNode,
     ItemData,
     apply_discounts,
@@ -15,8 +22,9 @@ from campaigns.evaluation import (
     select_by_groups,
     session_binding,
 )
-from rules.effects import AddFreeItem, SetDiscount, SetDiscountPerItem
-from rules.engine import FiredEffect, RuleRef
+from rules.catalogue import build_catalogue
+from rules.effects import AddFreeItem, CampaignExclusionReason, SetDiscount, SetDiscountPerItem
+from rules.engine import FiredEffect, RuleRef, compile_rulesets
 
 REF = RuleRef(1, 0, "rule")
 ITEMS = [
@@ -130,6 +138,7 @@ def test_a_group_keeps_what_its_mode_says(mode: str, winner: list[int], reason: 
     selected, excluded = select_by_groups(FIRED, campaigns=nodes, groups=[GroupNode(7, mode)])
     assert kept(selected) == [*winner, 4]
     assert {e.reason for e in excluded} == ({reason} if reason else set())
+    assert {(e.group_id, e.mode) for e in excluded} == ({(7, mode)} if reason else set())
     assert sorted(e.campaign_id for e in excluded) == sorted({1, 2, 3} - set(winner))
 
 
@@ -148,3 +157,209 @@ def test_a_child_group_competes_as_one_member() -> None:
     selected, excluded = select_by_groups(FIRED, campaigns=nodes, groups=groups)
     assert kept(selected) == [2, 4]  # 2 gives 20 > the child's 5 + 10
     assert sorted(e.campaign_id for e in excluded) == [1, 3]
+
+
+# Cascading discounts -------------------------------------------------------------------------
+
+TOTAL = [".", "Session", "Total"]
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+CATALOGUE = build_catalogue(custom_attributes={})
+
+
+def percent_off_total(percent: int) -> dict[str, Any]:
+    share = Decimal(percent) / 100
+    return {
+        "title": f"{percent}% off",
+        "condition": ["and"],
+        "effects": [["setDiscount", f"{percent}% off", ["*", TOTAL, share]]],
+    }
+
+
+def flat_off_total(amount: int) -> dict[str, Any]:
+    return {
+        "title": f"{amount} off",
+        "condition": ["and"],
+        "effects": [["setDiscount", f"{amount} off", amount]],
+    }
+
+
+def percent_off_first_item(percent: int) -> dict[str, Any]:
+    """A discount of the first cart item's line, computed from its ``Price``."""
+    line = ["*", [".", "Shirt", "Price"], [".", "Shirt", "Quantity"], Decimal(percent) / 100]
+    return {
+        "title": f"{percent}% off the shirt",
+        "bindings": [{"name": "Shirt", "expression": ["item", [".", "Session", "CartItems"], 0]}],
+        "condition": ["and"],
+        "effects": [["setDiscountPerItem", "shirt", line, [".", "Shirt", "Position"]]],
+    }
+
+
+def cascade(
+    campaigns: Sequence[tuple[int, list[dict[str, Any]]]],
+    *,
+    total: str = "100.00",
+    items: Sequence[ItemData] = (),
+    nodes: Sequence[CampaignNode] | None = None,
+    groups: Sequence[GroupNode] = (),
+) -> tuple[list[FiredEffect], list[Exclusion], dict[str, Any]]:
+    """Evaluate ``campaigns`` one at a time with discounts cascading; also what the last saw."""
+    unit = compile_rulesets(campaigns, catalogue=CATALOGUE)
+    session = {
+        "Total": Decimal(total),
+        "CartItemTotal": sum((i.line_total for i in items), Decimal(0)),
+    }
+    binding = session_binding(session=session, items=items, profile=None, application={}, now=NOW)
+    cascading = Cascade(
+        binding,
+        order=unit.keys,
+        campaigns=nodes if nodes is not None else [CampaignNode(key) for key, _ in campaigns],
+        groups=groups,
+        minor_units=2,
+    )
+    result = unit.evaluate(binding, now=NOW, between=cascading)
+    assert result.failures == []
+    effects, exclusions = cascading.outcome()
+    return effects, exclusions, binding["Session"]
+
+
+def test_two_ten_percent_campaigns_give_ten_then_nine() -> None:
+    effects, _, last_saw = cascade([(1, [percent_off_total(10)]), (2, [percent_off_total(10)])])
+    assert values(effects) == [(Decimal(10), None), (Decimal(9), None)]
+    assert last_saw["Total"] == Decimal(90)
+
+
+def test_without_cascading_both_discount_the_whole_total() -> None:
+    unit = compile_rulesets([(1, [percent_off_total(10)]), (2, [percent_off_total(10)])])
+    result = unit.evaluate({"Session": {"Total": Decimal(100), "CartItems": []}}, now=NOW)
+    applied = apply_discounts(result.effects, session_total=Decimal(100), items=(), minor_units=2)
+    assert values(applied) == [(Decimal(10), None), (Decimal(10), None)]
+
+
+def test_rules_of_one_campaign_see_what_the_campaigns_before_it_left() -> None:
+    effects, _, _ = cascade(
+        [(1, [percent_off_total(10), percent_off_total(10)]), (2, [percent_off_total(10)])]
+    )
+    # Both rules of campaign 1 read 100; campaign 2 reads 100 - 10 - 10.
+    assert values(effects) == [(Decimal(10), None), (Decimal(10), None), (Decimal(8), None)]
+
+
+def test_item_discounts_cascade_on_the_items_price() -> None:
+    shirts = ItemData(position=0, sku="SHIRT", quantity=2, price=Decimal("10.00"))
+    socks = ItemData(position=1, sku="SOCKS", quantity=1, price=Decimal("5.00"))
+    effects, _, last_saw = cascade(
+        [(1, [percent_off_first_item(10)]), (2, [percent_off_first_item(10)])],
+        total="25.00",
+        items=[shirts, socks],
+    )
+    assert values(effects) == [(Decimal("2.00"), None), (Decimal("1.80"), None)]
+    # Campaign 2 saw the shirts' line less campaign 1's 2.00, spread over the two shirts.
+    assert last_saw["CartItems"][0]["Price"] == Decimal("9.00")
+    assert last_saw["CartItems"][1]["Price"] == Decimal("5.00")
+    assert (last_saw["Total"], last_saw["CartItemTotal"]) == (Decimal(23), Decimal(23))
+
+
+def test_a_session_discount_lowers_the_total_but_not_the_items() -> None:
+    shirts = ItemData(position=0, sku="SHIRT", quantity=2, price=Decimal("10.00"))
+    _, _, last_saw = cascade(
+        [(1, [flat_off_total(5)]), (2, [percent_off_first_item(10)])],
+        total="20.00",
+        items=[shirts],
+    )
+    assert last_saw["Total"] == Decimal(15)
+    assert last_saw["CartItemTotal"] == Decimal(20)
+    assert last_saw["CartItems"][0]["Price"] == Decimal("10.00")
+
+
+def test_a_fixed_discount_larger_than_what_is_left_is_cut_down() -> None:
+    effects, _, _ = cascade([(1, [percent_off_total(10)]), (2, [flat_off_total(95)])])
+    assert values(effects) == [(Decimal(10), None), (Decimal(90), Decimal(95))]
+    effects, _, _ = cascade([(1, [flat_off_total(100)]), (2, [percent_off_total(10)])])
+    assert [entry.rule.ruleset for entry in effects] == [1]  # nothing left for campaign 2
+
+
+def test_granted_effects_come_through_apply_discounts_unchanged() -> None:
+    shirts = ItemData(position=0, sku="SHIRT", quantity=3, price=Decimal("3.33"))
+    effects, _, _ = cascade(
+        [
+            (1, [percent_off_first_item(15)]),
+            (2, [percent_off_total(10), percent_off_first_item(15)]),
+            (3, [flat_off_total(50)]),
+        ],
+        total="9.99",
+        items=[shirts],
+    )
+    assert apply_discounts(
+        effects, session_total=Decimal("9.99"), items=[shirts], minor_units=2
+    ) == (effects)
+
+
+def test_a_campaign_does_not_see_its_rivals_discounts() -> None:
+    # Campaigns 1 and 2 compete in group 7; campaign 3 (in a later group) sees only the winner.
+    nodes = [CampaignNode(1, 7, 0), CampaignNode(2, 7, 1), CampaignNode(3, 8, 0)]
+    groups = [GroupNode(7, "highestDiscount", position=0), GroupNode(8, "stackable", position=1)]
+    effects, exclusions, _ = cascade(
+        [(1, [percent_off_total(10)]), (2, [percent_off_total(20)]), (3, [percent_off_total(10)])],
+        nodes=nodes,
+        groups=groups,
+    )
+    # 2 reads 100, not 90; 3 reads 100 - 20, not 100 - 10 - 20.
+    assert [(e.rule.ruleset, e.effect.value) for e in effects] == [
+        (2, Decimal(20)),
+        (3, Decimal(8)),
+    ]
+    assert exclusions == [
+        Exclusion(
+            campaign_id=1,
+            group_id=7,
+            mode="highestDiscount",
+            reason=CampaignExclusionReason.CAMPAIGN_GAVE_LOWER_DISCOUNT,
+        )
+    ]
+
+
+def test_a_campaign_set_aside_by_list_order_does_not_cascade() -> None:
+    # Campaigns outside groups run first; then group 7 (the first of 1 and 2), then group 8.
+    nodes = [CampaignNode(3), CampaignNode(1, 7, 0), CampaignNode(2, 7, 1), CampaignNode(4, 8, 0)]
+    groups = [GroupNode(7, "listOrder", position=0), GroupNode(8, "stackable", position=1)]
+    effects, exclusions, _ = cascade(
+        [
+            (3, [percent_off_total(10)]),
+            (1, [flat_off_total(5)]),
+            (2, [flat_off_total(30)]),
+            (4, [percent_off_total(10)]),
+        ],
+        nodes=nodes,
+        groups=groups,
+    )
+    # 4 reads 100 - 10 - 5: campaign 2's 30 was set aside.
+    assert [(e.rule.ruleset, e.effect.value) for e in effects] == [
+        (3, Decimal(10)),
+        (1, Decimal(5)),
+        (4, Decimal("8.50")),
+    ]
+    assert [(e.campaign_id, e.group_id, e.mode, e.reason) for e in exclusions] == [
+        (2, 7, "listOrder", "CampaignIsNotFirst")
+    ]
+
+
+def test_stacked_campaigns_see_each_other_while_their_group_is_losing() -> None:
+    # Group 7 keeps the highest of: campaign 9 alone, or child group 8 (1 and 2 stacked).
+    nodes = [CampaignNode(9, 7, 1), CampaignNode(1, 8, 0), CampaignNode(2, 8, 1)]
+    groups = [GroupNode(7, "highestDiscount"), GroupNode(8, "stackable", parent_id=7)]
+    effects, exclusions, _ = cascade(
+        [(9, [flat_off_total(30)]), (1, [percent_off_total(10)]), (2, [percent_off_total(10)])],
+        nodes=nodes,
+        groups=groups,
+    )
+    # When 2 runs, 9 leads; 2 still sees 1 (they stack) and not 9 (its rival): 10% of 90.
+    assert [(e.rule.ruleset, e.effect.value) for e in effects] == [(9, Decimal(30))]
+    assert sorted((e.campaign_id, e.group_id) for e in exclusions) == [(1, 7), (2, 7)]
+    effects, _, _ = cascade(
+        [(9, [flat_off_total(15)]), (1, [percent_off_total(10)]), (2, [percent_off_total(10)])],
+        nodes=nodes,
+        groups=groups,
+    )
+    assert [(e.rule.ruleset, e.effect.value) for e in effects] == [
+        (1, Decimal(10)),
+        (2, Decimal(9)),
+    ]

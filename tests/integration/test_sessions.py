@@ -274,3 +274,70 @@ def test_evaluation_groups_decide_which_campaigns_apply(
         ruleset_create(campaign=made, rules=[rule], activate=True)
     effects = body_of(put(client, auth, "s-1", cart("50.00")))["effects"]
     assert [e["props"]["name"] for e in effects] == kept
+
+
+def test_awkward_text_and_exact_numbers_are_stored_as_sent(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    awkward = "Quote \" back\\slash ' %s %(x)s ; -- é ü 漢字 🥾 \t tab"
+    item = {
+        "sku": awkward,
+        "name": awkward,
+        "quantity": 3,
+        "price": Decimal("0.0001"),
+        "weight": Decimal("12345678.1234"),
+        "product": {"name": awkward},
+    }
+    body = {"customerSession": {"profileId": "p", "cartItems": [item, {**item, "sku": "B"}]}}
+    body_of(put(client, auth, "s-awkward", body))
+    stored = body_of(client.get("/v2/customer_sessions/s-awkward", headers=auth))
+    first, second = stored["customerSession"]["cartItems"]
+    assert (first["sku"], first["name"], first["product"]["name"]) == (awkward,) * 3
+    assert (first["price"], first["weight"], first["quantity"]) == (
+        Decimal("0.0001"),
+        Decimal("12345678.1234"),
+        3,
+    )
+    assert second["sku"] == "B"
+    assert stored["customerSession"]["total"] == Decimal("0.0006")
+
+
+@pytest.mark.parametrize(("cascading", "second"), [(True, "9.00"), (False, "10.00")])
+def test_discounts_cascade_when_the_application_says_so(
+    client: Client, auth: dict[str, str], application: Application, cascading: bool, second: str
+) -> None:
+    application.enable_cascading_discounts = cascading
+    application.save()
+    for name in ("first", "second"):
+        effect = ["setDiscount", name, ["*", TOTAL, 0.1]]
+        campaign(application, [{"title": name, "condition": ["and"], "effects": [effect]}])
+    body = body_of(put(client, auth, "s-1", cart("60.00", "40.00", state="closed")))
+    assert [e["props"]["value"] for e in body["effects"]] == [Decimal("10.00"), Decimal(second)]
+    recorded = EffectRecord.objects.order_by("pk").values_list("props", flat=True)
+    assert [props["value"] for props in recorded] == ["10.00", second]
+
+
+def test_a_campaign_its_group_sets_aside_says_why(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    group = EvaluationGroupFactory(application=application, mode="highestDiscount")
+    made = {}
+    for position, (name, amount) in enumerate([("small", 5), ("big", 9)]):
+        made[name] = CampaignFactory(
+            application=application, evaluation_group=group, position=position, name=name
+        )
+        rule = {"title": name, "condition": ["and"], "effects": [["setDiscount", name, amount]]}
+        ruleset_create(campaign=made[name], rules=[rule], activate=True)
+        made[name].refresh_from_db()
+    body = body_of(put(client, auth, "s-1", cart("50.00")))
+    assert [e["props"]["name"] for e in body["effects"]] == ["big"]
+    [reason] = body["ruleFailureReasons"]
+    assert reason["campaignID"] == made["small"].pk
+    assert reason["campaignName"] == "small"
+    assert reason["rulesetID"] == made["small"].active_ruleset_id
+    assert (reason["ruleIndex"], reason["ruleName"]) == (0, "small")
+    assert (reason["evaluationGroupID"], reason["evaluationGroupMode"]) == (
+        group.pk,
+        "highestDiscount",
+    )
+    assert reason["details"].startswith("CampaignGaveLowerDiscount")

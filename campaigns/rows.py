@@ -19,6 +19,7 @@ placeholders; no value is ever formatted into it (hence the ``S608`` exemptions)
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -199,6 +200,53 @@ def _rows_insert(instances: Sequence[models.Model]) -> list[tuple[str, list[Any]
 
 
 @functools.cache
+def _recordset_insert_statement(
+    model: type[models.Model],
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """PostgreSQL: an insert of every column but the primary key from one JSON array of row
+    objects (``json_to_recordset``), and, per column, its name (the objects' key) and the
+    attribute that holds its value.
+
+    However many rows there are, it is one short statement with one parameter: psycopg caches
+    its conversion, and PostgreSQL parses it as quickly, where a multi-row ``VALUES`` list has a
+    placeholder per value for psycopg to convert and quote and for PostgreSQL to parse, on every
+    call. Values are written as the instance holds them (no ``pre_save``), so a model with
+    ``auto_now`` fields is refused."""
+    writers = _writers(model)
+    if any(
+        getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        for field, _, _ in writers
+    ):
+        raise ValueError(f"{model.__name__} has auto_now fields: insert it with _rows_insert")
+    columns = ", ".join(_quote(field.column) for field, _, _ in writers)
+    record = ", ".join(
+        f"{_quote(field.column)} {field.db_type(connection)}" for field, _, _ in writers
+    )
+    table = _quote(model._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608
+        f"FROM json_to_recordset(%s::json) AS r({record})"
+    )
+    return sql, tuple((field.column, attname) for field, attname, _ in writers)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal | datetime):
+        return str(value)  # PostgreSQL reads the text with the column type's input function
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+def _recordset_insert(instances: Sequence[models.Model]) -> tuple[str, list[Any]]:
+    """The statement inserting ``instances`` (of one model) on PostgreSQL, and its parameter."""
+    sql, columns = _recordset_insert_statement(type(instances[0]))
+    rows = [
+        {column: getattr(instance, attname) for column, attname in columns}
+        for instance in instances
+    ]
+    return sql, [json.dumps(rows, default=_json_value, separators=(",", ":"))]
+
+
+@functools.cache
 def _update_statement(model: type[models.Model]) -> tuple[str, tuple[_Writer, ...]]:
     writers = _writers(model)
     assignments = ", ".join(f"{_quote(field.column)} = %s" for field, _, _ in writers)
@@ -232,7 +280,9 @@ def session_write(session: CustomerSession, *, items: Sequence[CartItem] | None)
     if items is not None:
         table = _quote(CartItem._meta.db_table)
         statements.append((f"DELETE FROM {table} WHERE session_id = %s", [session.pk]))  # noqa: S608
-        if items:
+        if items and connection.vendor == "postgresql":
+            statements.append(_recordset_insert(items))
+        elif items:
             statements += _rows_insert(items)
     statements.append((update, [*_saved(session, session_writers, False), session.pk]))
     _execute_together(statements)

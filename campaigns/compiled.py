@@ -17,7 +17,8 @@ sees the session as the campaigns before it left it (``campaigns.evaluation.Casc
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -65,6 +66,8 @@ class CompiledCampaigns:
     rules: CompiledRulesets
     tree: tuple[tuple[CampaignNode, ...], tuple[GroupNode, ...]] = ((), ())
     """The evaluation tree: where each campaign stands, and the groups (``select_by_groups``)."""
+    names: Mapping[int, tuple[str, int | None]] = field(default_factory=dict)
+    """Campaign id → its name and active ruleset id, for answers that name campaigns."""
 
     def evaluate(
         self,
@@ -180,6 +183,7 @@ def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
         rules_version=application.rules_version,
         valid_until=_next_schedule_change(application=application, now=now),
         campaigns=campaigns,
+        names={c.pk: (c.name, c.active_ruleset_id) for c in campaigns},
         rules=rules,
         tree=(nodes, groups),
     )

@@ -368,7 +368,7 @@ def _update(
         effects,
         [*result.failures, *refused],
         application,
-        known=compiled.campaigns,
+        known=compiled.names,
         set_aside=result.set_aside(),
     )
 
@@ -959,14 +959,16 @@ def _outcome(
     effects: list[FiredEffect],
     failures: list[RuleFailure],
     application: Application,
-    known: Sequence[Campaign] = (),
+    known: Mapping[int, tuple[str, int | None]] | None = None,
     set_aside: Sequence[tuple[RuleRef, Exclusion]] = (),
 ) -> SessionOutcome:
     """The outcome, with the names and rulesets of the campaigns it mentions: from ``known``
-    (the compiled campaigns, in memory) when they are all there, else from the database."""
+    (the compiled campaigns' ``names``, in memory) when they are all there, else from the
+    database."""
     ids = {fired.rule.ruleset for fired in effects} | {f.rule.ruleset for f in failures}
     ids |= {rule.ruleset for rule, _ in set_aside}
-    in_memory = [(c.pk, c.name, c.active_ruleset_id) for c in known if c.pk in ids]
+    known = known or {}
+    in_memory = [(pk, *known[pk]) for pk in ids if pk in known]
     campaigns = (
         in_memory
         if len(in_memory) == len(ids)

@@ -181,6 +181,8 @@ class DiscountLedger:
         left to discount. Effects other than session and item discounts pass through."""
         effect = entry.effect
         if isinstance(effect, SetDiscount):
+            if self.total <= ZERO:
+                return None
             wanted = round_money(effect.value, self.minor_units)
             value = min(wanted, self.total)
             if value <= ZERO:
@@ -189,7 +191,7 @@ class DiscountLedger:
             return entry._replace(effect=_granted(effect, value, wanted))
         if isinstance(effect, SetDiscountPerItem):
             line = self.lines.get(effect.position)
-            if line is None:
+            if line is None or line <= ZERO or self.total <= ZERO:
                 return None
             wanted = round_money(effect.value, self.minor_units)
             value = min(wanted, line, self.total)

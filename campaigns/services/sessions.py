@@ -47,7 +47,7 @@ Not yet here: coupons, referrals, budgets and loyalty (issue 5), whose rollbacks
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -426,24 +426,58 @@ def _apply_changes(
     return items
 
 
+CART_ITEM_FIELDS: Final = (
+    "id",
+    "session_id",
+    "position",
+    "name",
+    "sku",
+    "quantity",
+    "returned_quantity",
+    "remaining_quantity",
+    "price",
+    "category",
+    "product_name",
+    "weight",
+    "height",
+    "width",
+    "length",
+    "attributes",
+    "additional_costs",
+    "catalog_item_id",
+)
+"""``CartItem``'s fields in the model's order, which ``_cart_item`` passes by position (a test
+holds the two together): a model built from positional values takes a third of the time."""
+
+_new_cart_item: Callable[..., CartItem] = CartItem
+"""``CartItem``, called with every field by position (``CART_ITEM_FIELDS``)."""
+_cache_session = CartItem.session.field.set_cached_value
+
+
 def _cart_item(session: CustomerSession, position: int, item: CartItemInput) -> CartItem:
-    return CartItem(
-        session=session,
-        position=position,
-        sku=item.sku,
-        quantity=item.quantity,
-        remaining_quantity=item.quantity,
-        price=item.price if item.price is not None else ZERO,
-        name=item.name or "",
-        category=item.category or "",
-        product_name=item.product_name or "",
-        weight=item.weight,
-        height=item.height,
-        width=item.width,
-        length=item.length,
-        attributes=stored_value(dict(item.attributes)),
-        additional_costs={name: {"price": str(p)} for name, p in item.additional_costs.items()},
+    costs = item.additional_costs
+    made = _new_cart_item(
+        None,
+        session.pk,
+        position,
+        item.name or "",
+        item.sku,
+        item.quantity,
+        0,
+        item.quantity,
+        item.price if item.price is not None else ZERO,
+        item.category or "",
+        item.product_name or "",
+        item.weight,
+        item.height,
+        item.width,
+        item.length,
+        stored_value(dict(item.attributes)) if item.attributes else {},
+        {name: {"price": str(price)} for name, price in costs.items()} if costs else {},
+        None,
     )
+    _cache_session(made, session)
+    return made
 
 
 def _cost(entry: Any) -> Decimal:

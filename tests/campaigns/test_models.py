@@ -471,3 +471,10 @@ def test_reads_are_scoped_to_the_application() -> None:
     with pytest.raises(CustomerSession.DoesNotExist):
         customer_session_get(application=ApplicationFactory(), integration_id="cart-1")
     assert list(campaign_list(application=other_shop)) == []
+
+
+def test_the_session_service_knows_the_order_of_cart_item_fields() -> None:
+    from campaigns.models import CartItem
+    from campaigns.services.sessions import CART_ITEM_FIELDS
+
+    assert tuple(field.attname for field in CartItem._meta.concrete_fields) == CART_ITEM_FIELDS

@@ -1,0 +1,104 @@
+"""CPU per ``PUT /v2/customer_sessions/{id}``, in process: the worker's and PostgreSQL's.
+
+``session_update.py`` measures throughput under load, which follows the CPU each request costs
+but also everything else the machine does. This script measures that CPU directly, one request
+at a time, so that two versions of the code can be compared within a few percent on a machine
+that is not quiet: it runs the same update as ``session_update.py`` (same database, workload
+and body) through Django's WSGI handler in this process, and reads this process's CPU time and
+that of its PostgreSQL backend (``/proc/<pid>/stat``) around each batch. With ``--bare``, the
+bare view's instead.
+
+Run: ``.venv/bin/python -m benchmarks.cpu_per_request [--setup] [--bare] [--requests 1000]
+[--batches 3]``. ``--setup`` (re)creates ``talonone_bench`` and seeds it as ``session_update.py``
+does (it is needed once, and again after ``session_update.py``, which drops the database); the
+key is kept in ``var/bench-key.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from benchmarks import session_update as su
+
+SEED_FILE = Path(__file__).resolve().parent.parent / "var" / "bench-key.json"
+SLOTS = 50
+"""Session ids the requests rotate over (each an update after the warm-up)."""
+
+
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds (user and system) used so far by the process ``pid``."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setup", action="store_true", help="recreate and seed the database")
+    parser.add_argument("--bare", action="store_true", help="measure the bare view")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per batch")
+    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--pg", default=su.PG_SERVER, help="PostgreSQL server URL, no database")
+    parser.add_argument("--redis-url", default=su.REDIS_URL)
+    args = parser.parse_args(argv)
+
+    env = su.environment(args)
+    workload = su.make_workload()
+    profiles = [su.profile_id(0, slot) for slot in range(SLOTS)]
+    bodies = [su.cart_body(workload, profile) for profile in profiles]
+    if args.setup:
+        su.recreate_database(args.pg)
+        su.migrate(env)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    if args.setup:
+        seeded = su.seed(workload, profiles)
+        SEED_FILE.write_text(json.dumps({"key": seeded.raw_key, "app": seeded.application_id}))
+    seed = json.loads(SEED_FILE.read_text())
+    if args.bare:
+        os.environ["BENCH_APPLICATION_ID"] = str(seed["app"])
+        settings.ROOT_URLCONF = "benchmarks.bare"
+    runner = su.InProcess(seed["key"])
+
+    def environ(index: int) -> dict[str, object]:
+        path = f"/v2/customer_sessions/bench-0-{index % SLOTS}"
+        return runner.environ(path, bodies[index % SLOTS])
+
+    def run(count: int) -> None:
+        for index in range(count):
+            status, answer = runner.call(environ(index))
+            if status != 200:
+                raise SystemExit(f"status {status}: {answer[:500]!r}")
+
+    run(2 * SLOTS)  # warm: compiled rules, cached application, every session created
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    started = time.process_time()
+    for index in range(args.requests):
+        environ(index)
+    building = (time.process_time() - started) / args.requests  # the harness's own cost
+    name = "bare" if args.bare else "app"
+    for _ in range(args.batches):
+        cpu, backend, wall = time.process_time(), _backend_cpu(pid), time.perf_counter()
+        run(args.requests)
+        cpu = (time.process_time() - cpu) / args.requests - building
+        backend = (_backend_cpu(pid) - backend) / args.requests
+        wall = (time.perf_counter() - wall) / args.requests
+        print(
+            f"{name}: worker {1000 * cpu:.2f} ms, PostgreSQL {1000 * backend:.2f} ms "
+            f"of CPU per request ({1000 * wall:.2f} ms wall)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -22,6 +22,7 @@ from campaigns.models import (
     Ruleset,
     SigningSecret,
 )
+from campaigns.services.keys import integration_key_create
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -186,3 +187,11 @@ class EffectRecordFactory(factory.django.DjangoModelFactory[EffectRecord]):
     rule_name = "10% off"
     effect_type = "setDiscount"
     props: Any = factory.LazyFunction(lambda: {"name": "10% off", "value": Decimal("1.50")})
+
+
+def api_key_headers(application: Application) -> dict[str, str]:
+    """The ``Authorization`` header of a new API key of ``application``, valid for a day."""
+    _, raw = integration_key_create(
+        application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
+    )
+    return {"Authorization": f"ApiKey-v1 {raw}"}

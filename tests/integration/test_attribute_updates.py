@@ -5,7 +5,6 @@ cannot apply is left out with a failure reason."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,6 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.models import Application, CustomerProfile, CustomerSession, EffectRecord
-from campaigns.services.keys import integration_key_create
 from campaigns.services.rulesets import RulesetInvalid, ruleset_create
 from integration.render import dumps
 from tests.factories import ApplicationFactory, AttributeDefinitionFactory, CampaignFactory
@@ -37,14 +35,6 @@ def application() -> Application:
     ):
         AttributeDefinitionFactory(application=app, entity=entity, name=name, type=type_)
     return app
-
-
-@pytest.fixture
-def auth(application: Application) -> dict[str, str]:
-    _, raw = integration_key_create(
-        application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
-    )
-    return {"Authorization": f"ApiKey-v1 {raw}"}
 
 
 def rules(application: Application, *effects: list[Any], condition: Any = True) -> None:

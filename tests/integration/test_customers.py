@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from campaigns.compiled import compiled_campaigns_forget
 from campaigns.models import Application, CustomerProfile, EffectRecord, Event
-from campaigns.services.keys import integration_key_create
 from campaigns.services.rulesets import ruleset_create
 from integration.render import dumps
 from tests.factories import ApplicationFactory, AttributeDefinitionFactory, CampaignFactory
@@ -44,14 +41,6 @@ def application() -> Application:
         application=app, entity="CustomerProfile", name="Tier", type="string"
     )
     return app
-
-
-@pytest.fixture
-def auth(application: Application) -> dict[str, str]:
-    _, raw = integration_key_create(
-        application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
-    )
-    return {"Authorization": f"ApiKey-v1 {raw}"}
 
 
 def send(client: Client, method: str, url: str, auth: dict[str, str], body: dict[str, Any]) -> Any:

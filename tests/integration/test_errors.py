@@ -9,13 +9,11 @@ same shape, never an HTML page.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import path
-from django.utils import timezone
 from pytest_django import Settings
 from rest_framework import exceptions as drf
 from rest_framework import serializers
@@ -23,7 +21,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigns.models import Application
-from campaigns.services.keys import integration_key_create
 from campaigns.services.rulesets import RulesetInvalid
 from integration.errors import (
     BadRequest,
@@ -90,14 +87,6 @@ def _own_replay_cache(settings: Settings) -> None:
 @pytest.fixture
 def application() -> Application:
     return ApplicationFactory()
-
-
-@pytest.fixture
-def auth(application: Application) -> dict[str, str]:
-    _, raw = integration_key_create(
-        application=application, name="Checkout", expires_at=timezone.now() + timedelta(days=1)
-    )
-    return {"Authorization": f"ApiKey-v1 {raw}"}
 
 
 def error_of(response: Any, status: int) -> tuple[str, list[dict[str, Any]]]:

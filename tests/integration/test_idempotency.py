@@ -38,14 +38,6 @@ def application() -> Application:
     return app
 
 
-@pytest.fixture
-def auth(application: Application) -> dict[str, str]:
-    _, raw = integration_key_create(
-        application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
-    )
-    return {"Authorization": f"ApiKey-v1 {raw}"}
-
-
 def track(
     client: Client,
     auth: dict[str, str],

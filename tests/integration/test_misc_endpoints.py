@@ -23,7 +23,6 @@ from campaigns.models import (
     Event,
 )
 from campaigns.services.customers import customer_data_delete
-from campaigns.services.keys import integration_key_create
 from tests.factories import (
     ApplicationFactory,
     CampaignFactory,
@@ -40,18 +39,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def application() -> Application:
     return ApplicationFactory()
-
-
-def key_for(application: Application) -> dict[str, str]:
-    _, raw = integration_key_create(
-        application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
-    )
-    return {"Authorization": f"ApiKey-v1 {raw}"}
-
-
-@pytest.fixture
-def auth(application: Application) -> dict[str, str]:
-    return key_for(application)
 
 
 def ok(response: Any) -> Any:

@@ -4,7 +4,6 @@ updated in one transaction, all or nothing, each problem pointed at, scoped to t
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +15,6 @@ from django.utils import timezone
 
 from campaigns.models import Application, CustomerProfile, EffectRecord
 from campaigns.services.customers import customer_profiles_update
-from campaigns.services.keys import integration_key_create
 from campaigns.services.rulesets import ruleset_create
 from integration.payloads import MAX_PROFILES_PER_BATCH, ProfileAttributes
 from integration.render import dumps
@@ -25,6 +23,7 @@ from tests.factories import (
     AttributeDefinitionFactory,
     CampaignFactory,
     CustomerProfileFactory,
+    api_key_headers,
 )
 
 pytestmark = pytest.mark.django_db
@@ -42,18 +41,6 @@ def application() -> Application:
         application=app, entity="CustomerProfile", name="Points", type="number"
     )
     return app
-
-
-def key_for(application: Application) -> dict[str, str]:
-    _, raw = integration_key_create(
-        application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
-    )
-    return {"Authorization": f"ApiKey-v1 {raw}"}
-
-
-@pytest.fixture
-def auth(application: Application) -> dict[str, str]:
-    return key_for(application)
 
 
 def put(client: Client, auth: dict[str, str], body: Any, query: str = "") -> Any:
@@ -215,7 +202,7 @@ def test_an_attribute_defined_only_in_another_application_is_refused(
     client: Client, application: Application
 ) -> None:
     other = ApplicationFactory()
-    found = problems(put(client, key_for(other), batch(("a", {"Tier": "gold"}))))
+    found = problems(put(client, api_key_headers(other), batch(("a", {"Tier": "gold"}))))
     assert set(found) == {"/customerProfiles/0/attributes/Tier"}
     assert not CustomerProfile.objects.exists()
 

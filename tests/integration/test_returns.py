@@ -25,7 +25,6 @@ from campaigns.models import (
     Event,
     IdempotentRequest,
 )
-from campaigns.services.keys import integration_key_create
 from integration.render import dumps
 from tests.factories import ApplicationFactory
 from tests.integration.test_sessions import TEN_PERCENT, body_of, campaign, put
@@ -47,14 +46,6 @@ def _fresh_compiled_rules() -> None:
 @pytest.fixture
 def application() -> Application:
     return ApplicationFactory(currency="EUR")
-
-
-@pytest.fixture
-def auth(application: Application) -> dict[str, str]:
-    _, raw = integration_key_create(
-        application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
-    )
-    return {"Authorization": f"ApiKey-v1 {raw}"}
 
 
 def order(*lines: tuple[str, int, str], state: str = "closed") -> dict[str, Any]:

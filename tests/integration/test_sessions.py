@@ -42,14 +42,6 @@ def application() -> Application:
     return ApplicationFactory(currency="EUR")
 
 
-@pytest.fixture
-def auth(application: Application) -> dict[str, str]:
-    _, raw = integration_key_create(
-        application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
-    )
-    return {"Authorization": f"ApiKey-v1 {raw}"}
-
-
 def campaign(application: Application, rules: list[dict[str, Any]]) -> Any:
     made = CampaignFactory(application=application)
     ruleset_create(campaign=made, rules=rules, activate=True)

@@ -27,6 +27,8 @@ from campaigns.models import (
     AttributeDefinition,
     Campaign,
     CartItem,
+    Coupon,
+    CouponRedemption,
     CustomerProfile,
     CustomerSession,
     EffectRecord,
@@ -37,6 +39,7 @@ from campaigns.models import (
     SigningSecret,
 )
 from campaigns.selectors import attribute_catalogue
+from campaigns.services.coupons import coupon_code_normalised, coupon_create
 from campaigns.services.rulesets import applications_rules_changed
 from integration.keys import generate_api_key
 from rules.engine import check_rule
@@ -441,3 +444,135 @@ class EffectRecordAdmin(TenantAdmin):
     autocomplete_fields = ("application",)
     raw_id_fields = ("campaign", "ruleset", "session", "profile", "event")
     date_hierarchy = "created"
+
+
+# ---------------------------------------------------------------------------------------------
+# Coupons and their redemptions
+
+
+class CouponForm(forms.ModelForm):
+    """A coupon: its code is compared as its application compares codes, and a limit cannot
+    drop below what was already used."""
+
+    class Meta:
+        model = Coupon
+        fields = (
+            "campaign",
+            "value",
+            "usage_limit",
+            "discount_limit",
+            "reservation_limit",
+            "start_date",
+            "expiry_date",
+            "recipient_integration_id",
+            "attributes",
+            "batch_id",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        coupon = self.instance
+        if coupon.pk is None:
+            campaign, value = cleaned.get("campaign"), cleaned.get("value")
+            if campaign is not None and value:
+                code = coupon_code_normalised(application=campaign.application, value=value)
+                if Coupon.objects.filter(application=campaign.application, value=code).exists():
+                    self.add_error("value", f"The application already has the code {code}.")
+        usage_limit = cleaned.get("usage_limit")
+        if usage_limit and usage_limit < coupon.usage_counter:
+            self.add_error("usage_limit", f"It was used {coupon.usage_counter} times already.")
+        discount_limit = cleaned.get("discount_limit")
+        if discount_limit and discount_limit < coupon.discount_counter:
+            self.add_error(
+                "discount_limit", f"It gave {coupon.discount_counter} of discounts already."
+            )
+        start, expiry = cleaned.get("start_date"), cleaned.get("expiry_date")
+        if start is not None and expiry is not None and expiry <= start:
+            self.add_error("expiry_date", "A coupon expires after it starts.")
+        return cleaned
+
+
+@admin.register(Coupon)
+class CouponAdmin(TenantAdmin):
+    """Coupons are added through ``coupon_create`` (the code normalised); the counters are
+    read-only, and a change writes only the fields the form changed, so that it cannot undo
+    redemptions counted while the form was open."""
+
+    form = CouponForm
+    list_display = (
+        "value",
+        "campaign",
+        "application",
+        "usage_counter",
+        "usage_limit",
+        "discount_counter",
+        "discount_limit",
+        "start_date",
+        "expiry_date",
+        "recipient_integration_id",
+        "batch_id",
+        "created",
+    )
+    list_filter = ("application", "start_date", "expiry_date", "created")
+    search_fields = ("value", "recipient_integration_id", "batch_id", "campaign__name")
+    list_select_related = ("application", "campaign")
+    autocomplete_fields = ("campaign",)
+    readonly_fields = ("application", "usage_counter", "discount_counter", "created")
+    date_hierarchy = "created"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return (*super().get_readonly_fields(request, obj), "campaign", "value")
+
+    def save_model(self, request: HttpRequest, obj: Coupon, form: Any, change: bool) -> None:
+        if change:
+            if form.changed_data:
+                obj.save(update_fields=form.changed_data)
+            return
+        created = coupon_create(
+            campaign=obj.campaign,
+            value=obj.value,
+            usage_limit=obj.usage_limit,
+            discount_limit=obj.discount_limit,
+            reservation_limit=obj.reservation_limit,
+            start_date=obj.start_date,
+            expiry_date=obj.expiry_date,
+            recipient_integration_id=obj.recipient_integration_id,
+            attributes=obj.attributes,
+            batch_id=obj.batch_id,
+        )
+        obj.pk, obj.application, obj.value, obj.created = (
+            created.pk,
+            created.application,
+            created.value,
+            created.created,
+        )
+        obj._state.adding = False
+
+
+@admin.register(CouponRedemption)
+class CouponRedemptionAdmin(admin.ModelAdmin):
+    """View only: a redemption is counted in its coupon's ``usage_counter``, so adding,
+    changing or deleting one by hand would put the two out of step. Cancelling the session
+    gives a use back."""
+
+    list_display = ("coupon", "session", "profile", "created", "rolled_back_at")
+    list_filter = (
+        ("rolled_back_at", admin.EmptyFieldListFilter),
+        "coupon__application",
+        "created",
+    )
+    search_fields = ("coupon__value", "session__integration_id", "profile__integration_id")
+    list_select_related = ("coupon", "session", "profile")
+    raw_id_fields = ("coupon", "session", "profile")
+    date_hierarchy = "created"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

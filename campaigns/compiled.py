@@ -26,6 +26,7 @@ from campaigns.evaluation import (
     CampaignNode,
     Cascade,
     CascadeSettings,
+    CouponShift,
     Exclusion,
     GroupNode,
     select_by_groups,
@@ -33,7 +34,14 @@ from campaigns.evaluation import (
 from campaigns.models import Application, Campaign, EvaluationGroup
 from campaigns.selectors import AttributeSchema, attribute_schema, running_campaigns
 from rules.catalogue import build_catalogue
-from rules.engine import CompiledRulesets, FiredEffect, RuleFailure, RuleRef, compile_rulesets
+from rules.engine import (
+    Between,
+    CompiledRulesets,
+    FiredEffect,
+    RuleFailure,
+    RuleRef,
+    compile_rulesets,
+)
 
 
 class CampaignsEvaluation(NamedTuple):
@@ -68,6 +76,9 @@ class CompiledCampaigns:
     """The evaluation tree: where each campaign stands, and the groups (``select_by_groups``)."""
     names: Mapping[int, tuple[str, int | None]] = field(default_factory=dict)
     """Campaign id → its name and active ruleset id, for answers that name campaigns."""
+    coupon_rules: Mapping[tuple[int, int], str] = field(default_factory=dict)
+    """The rules whose condition asks ``couponValid``, ``(campaign id, rule index)`` → title:
+    a coupon is accepted when one of these of its campaign fires."""
 
     def evaluate(
         self,
@@ -75,25 +86,41 @@ class CompiledCampaigns:
         *,
         now: datetime,
         cascade: CascadeSettings | None = None,
+        coupons: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> CampaignsEvaluation:
         """Run the campaigns, and keep the effects their evaluation groups let through.
 
-        With ``cascade``, the campaigns run one at a time and each sees the session as the
-        campaigns before it left it; ``binding`` itself is left as it was."""
+        With ``cascade``, each campaign sees the session as the campaigns before it left it;
+        with ``coupons`` (campaign id → its ``Coupon`` binding), each campaign sees its own
+        coupon. Either runs the campaigns one at a time; ``binding`` itself is left as it was.
+        """
         campaigns, groups = self.tree
-        if cascade is not None:
+        if cascade is not None or coupons:
             binding = dict(binding)
-            cascading = Cascade(
-                binding,
-                order=self.rules.keys,
-                campaigns=campaigns,
-                groups=groups,
-                minor_units=cascade.minor_units,
-            )
-            result = self.rules.evaluate(binding, now=now, between=cascading)
-            effects, exclusions = cascading.outcome()
-            return CampaignsEvaluation(effects, result.failures, result.fired, exclusions)
-        result = self.rules.evaluate(binding, now=now)
+            hooks: list[Between] = []
+            cascading = None
+            if cascade is not None:
+                cascading = Cascade(
+                    binding,
+                    order=self.rules.keys,
+                    campaigns=campaigns,
+                    groups=groups,
+                    minor_units=cascade.minor_units,
+                )
+                hooks.append(cascading)
+            if coupons:
+                hooks.append(CouponShift(binding, order=self.rules.keys, coupons=coupons))
+
+            def between(campaign: Any, effects: list[FiredEffect]) -> None:
+                for hook in hooks:
+                    hook(campaign, effects)
+
+            result = self.rules.evaluate(binding, now=now, between=between)
+            if cascading is not None:
+                effects, exclusions = cascading.outcome()
+                return CampaignsEvaluation(effects, result.failures, result.fired, exclusions)
+        else:
+            result = self.rules.evaluate(binding, now=now)
         if not groups:
             return CampaignsEvaluation(result.effects, result.failures, result.fired, [])
         effects, exclusions = select_by_groups(result.effects, campaigns=campaigns, groups=groups)
@@ -130,6 +157,13 @@ def attribute_schema_get(*, application: Application) -> AttributeSchema:
     with _lock:
         _schemas[application.pk] = (application.rules_version, schema)
     return schema
+
+
+def _asks(expression: Any, function: str) -> bool:
+    """Whether ``expression`` (a rule's JSON) calls ``function`` anywhere."""
+    if not isinstance(expression, list) or not expression:
+        return False
+    return expression[0] == function or any(_asks(part, function) for part in expression[1:])
 
 
 def cascade_settings(application: Application) -> CascadeSettings | None:
@@ -184,6 +218,12 @@ def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
         valid_until=_next_schedule_change(application=application, now=now),
         campaigns=campaigns,
         names={c.pk: (c.name, c.active_ruleset_id) for c in campaigns},
+        coupon_rules={
+            (key, index): rule.title
+            for key, ruleset in zip(rules.keys, rules.rulesets, strict=True)
+            for index, rule in enumerate(ruleset)
+            if _asks(rule.condition, "couponValid")
+        },
         rules=rules,
         tree=(nodes, groups),
     )

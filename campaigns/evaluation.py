@@ -539,3 +539,38 @@ def _ancestry(group_id: int | None, known: Mapping[int, GroupNode]) -> tuple[int
         chain.append(group_id)
         group_id = known[group_id].parent_id
     return tuple(chain)
+
+
+class CouponShift:
+    """Binds ``Coupon`` to each campaign's own coupon while it runs: the engine calls it after
+    each campaign (``between``), and it shows the next campaign its coupon, or none.
+
+    A session may carry the codes of several campaigns' coupons; each campaign's rules see only
+    the coupon of that campaign (``couponValid``, ``Coupon.Attributes.…``), as in Talon.One.
+    """
+
+    def __init__(
+        self,
+        binding: dict[str, Any],
+        *,
+        order: Sequence[Any],
+        coupons: Mapping[Any, Mapping[str, Any]],
+    ) -> None:
+        """``binding`` is the evaluation's; ``order`` the campaigns' ids in the order they are
+        evaluated; ``coupons`` the ``Coupon`` binding of each campaign that has one."""
+        self._binding = binding
+        self._order = order
+        self._coupons = coupons
+        self._next = 0
+        self._show(order[0] if order else None)
+
+    def __call__(self, campaign: Any, effects: list[FiredEffect]) -> None:
+        self._next += 1
+        self._show(self._order[self._next] if self._next < len(self._order) else None)
+
+    def _show(self, campaign: Any) -> None:
+        coupon = self._coupons.get(campaign)
+        if coupon is None:
+            self._binding.pop("Coupon", None)
+        else:
+            self._binding["Coupon"] = coupon

@@ -14,13 +14,14 @@ from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
 from campaigns.evaluation import Exclusion, typed_attributes
-from campaigns.models import CartItem, CustomerProfile, CustomerSession
+from campaigns.models import CartItem, Coupon, CustomerProfile, CustomerSession
 from campaigns.selectors import customer_session_get
 from campaigns.services.sessions import SessionOutcome, customer_session_update
 from integration.errors import BadRequest, ErrorItem, NotFound
 from integration.payloads import parse_session_update
 from integration.render import (
     CartItemView,
+    CouponView,
     ProfileView,
     SessionView,
     dumps,
@@ -74,6 +75,9 @@ class CustomerSessionView(IntegrationView):
                     set_aside=outcome.set_aside,
                 )
                 if "ruleFailureReasons" in update.response_content
+                else (),
+                coupons=[coupon_view(coupon) for coupon in outcome.coupons]
+                if "coupons" in update.response_content
                 else (),
             )
         )
@@ -173,6 +177,28 @@ def rendered_failures(
 
 Types = Mapping[str, Mapping[str, Type]]
 """The application's custom attribute types by entity (``AttributeSchema.types``)."""
+
+
+def coupon_view(coupon: Coupon) -> CouponView:
+    return CouponView(
+        id=coupon.pk,
+        created=coupon.created,
+        campaign_id=coupon.campaign_id,
+        value=coupon.value,
+        usage_limit=coupon.usage_limit,
+        usage_counter=coupon.usage_counter,
+        discount_limit=coupon.discount_limit,
+        reservation_limit=coupon.reservation_limit,
+        start_date=coupon.start_date,
+        expiry_date=coupon.expiry_date,
+        discount_counter=coupon.discount_counter,
+        discount_remainder=(
+            coupon.discount_limit - coupon.discount_counter if coupon.discount_limit else None
+        ),
+        attributes=coupon.attributes,
+        recipient_integration_id=coupon.recipient_integration_id or None,
+        batch_id=coupon.batch_id or None,
+    )
 
 
 def session_view(session: CustomerSession, items: list[CartItem], *, types: Types) -> SessionView:

@@ -13,6 +13,7 @@ from campaigns.models import (
     AttributeDefinition,
     Campaign,
     CartItem,
+    Coupon,
     CustomerProfile,
     CustomerSession,
     EffectRecord,
@@ -22,6 +23,7 @@ from campaigns.models import (
     Ruleset,
     SigningSecret,
 )
+from campaigns.services.coupons import coupon_code_normalised
 from campaigns.services.keys import integration_key_create
 
 
@@ -195,3 +197,23 @@ def api_key_headers(application: Application) -> dict[str, str]:
         application=application, name="Shop", expires_at=timezone.now() + timedelta(days=1)
     )
     return {"Authorization": f"ApiKey-v1 {raw}"}
+
+
+class CouponFactory(factory.django.DjangoModelFactory[Coupon]):
+    """A coupon of a campaign, in the campaign's application; ``value`` is stored as the
+    application stores codes (normalised by its case sensitivity, as ``coupon_create`` does)."""
+
+    class Meta:
+        model = Coupon
+
+    campaign = factory.SubFactory(CampaignFactory)
+    application = factory.SelfAttribute("campaign.application")
+    value = factory.Sequence(lambda n: f"COUPON-{n:04d}")
+    usage_limit = 1
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        kwargs["value"] = coupon_code_normalised(
+            application=kwargs["application"], value=kwargs["value"]
+        )
+        return kwargs

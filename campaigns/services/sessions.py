@@ -47,7 +47,7 @@ Not yet here: coupons, referrals, budgets and loyalty (issue 5), whose rollbacks
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -57,7 +57,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from campaigns.attribute_updates import attribute_changes
-from campaigns.compiled import cascade_settings, compiled_campaigns_get
+from campaigns.compiled import CampaignsEvaluation, cascade_settings, compiled_campaigns_get
+from campaigns.coupon_evaluation import coupon_bindings, coupon_effects, coupons_used
 from campaigns.evaluation import (
     ZERO,
     Exclusion,
@@ -73,6 +74,7 @@ from campaigns.models import (
     Application,
     Campaign,
     CartItem,
+    Coupon,
     CustomerProfile,
     CustomerSession,
     EffectRecord,
@@ -80,8 +82,22 @@ from campaigns.models import (
 )
 from campaigns.models.customers import SessionState
 from campaigns.rows import session_locked, session_write
+from campaigns.services.coupons import (
+    coupon_redeem,
+    coupon_redemptions_roll_back,
+    coupon_rejection,
+    coupons_find,
+)
 from campaigns.services.customers import profile_attributes_merge
-from rules.effects import RollbackDiscount, SetDiscount, SetDiscountPerItem, effect_from_props
+from rules.effects import (
+    AcceptCoupon,
+    CouponRejectionReason,
+    RollbackCoupon,
+    RollbackDiscount,
+    SetDiscount,
+    SetDiscountPerItem,
+    effect_from_props,
+)
 from rules.engine import FiredEffect, RuleFailure, RuleRef
 from rules.types import Type
 
@@ -150,6 +166,8 @@ class SessionOutcome:
     ruleset_ids: Mapping[int, int]
     set_aside: Sequence[tuple[RuleRef, Exclusion]] = ()
     """Rules that fired in campaigns their evaluation group set aside, with why."""
+    coupons: Sequence[Coupon] = ()
+    """The coupons of the session's codes that exist (``coupons`` in a response)."""
 
 
 @dataclass(frozen=True)
@@ -333,13 +351,38 @@ def _update(
         application={"Id": Decimal(application.pk), "Name": application.name},
         now=now,
     )
-    result = compiled.evaluate(binding, now=now, cascade=cascade_settings(application))
+    coupons = _SessionCoupons.look_up(
+        application=application,
+        codes=session.coupon_codes,
+        profile=profile,
+        running=compiled.names,
+        now=now,
+    )
+    while True:
+        result = compiled.evaluate(
+            binding,
+            now=now,
+            cascade=cascade_settings(application),
+            coupons=coupons.bindings(custom_types.get("Coupon", {})),
+        )
+        verdicts = coupons.verdicts(result, compiled.coupon_rules)
+        if target != CLOSED:
+            break
+        # Closing redeems the accepted coupons; one another session took the last use of is
+        # rejected, and the session is evaluated again without it.
+        refused_codes = _redeem(
+            coupons.accepted(verdicts), session=session, profile=profile, now=now
+        )
+        if not refused_codes:
+            break
+        coupons = coupons.refusing(refused_codes, CouponRejectionReason.COUPON_LIMIT_REACHED)
     effects = apply_discounts(
         result.effects,
         session_total=session.total,
         items=item_data,
         minor_units=application.minor_units,
     )
+    effects = [*verdicts, *effects]
     effects, refused, changes = attribute_changes(
         effects,
         types=custom_types,
@@ -370,7 +413,106 @@ def _update(
         application,
         known=compiled.names,
         set_aside=result.set_aside(),
+        coupons=list(coupons.found.values()),
     )
+
+
+@dataclass(frozen=True)
+class _SessionCoupons:
+    """The session's coupon codes in one evaluation: the coupons found, why each unusable code
+    cannot be used, and which code each campaign uses (``campaigns.coupon_evaluation``)."""
+
+    codes: tuple[str, ...]
+    found: Mapping[str, Coupon]
+    rejections: Mapping[str, CouponRejectionReason | None]
+
+    @classmethod
+    def look_up(
+        cls,
+        *,
+        application: Application,
+        codes: Sequence[str],
+        profile: CustomerProfile | None,
+        running: Collection[int],
+        now: datetime,
+    ) -> _SessionCoupons:
+        """The session's codes, looked up (one query; none when the session has no code)."""
+        distinct = tuple(dict.fromkeys(codes))
+        found = coupons_find(application=application, values=distinct) if distinct else {}
+        rejections = {
+            code: coupon_rejection(
+                found.get(code),
+                now=now,
+                profile_integration_id=profile.integration_id if profile is not None else None,
+                running_campaign_ids=running,
+            )
+            for code in distinct
+        }
+        return cls(distinct, found, rejections)
+
+    def refusing(self, codes: Collection[str], reason: CouponRejectionReason) -> _SessionCoupons:
+        """The same codes, ``codes`` refused for ``reason``."""
+        rejections = {**self.rejections, **dict.fromkeys(codes, reason)}
+        return _SessionCoupons(self.codes, self.found, rejections)
+
+    def used(self) -> dict[int, str]:
+        return coupons_used(self.codes, self.found, self.rejections)
+
+    def bindings(self, types: Mapping[str, Type]) -> dict[int, dict[str, Any]] | None:
+        """Campaign id → the ``Coupon`` its rules see; None without coupons."""
+        if not self.found:
+            return None
+        return coupon_bindings(self.used(), self.found, self.rejections, types)
+
+    def verdicts(
+        self, result: CampaignsEvaluation, coupon_rules: Mapping[tuple[int, int], str]
+    ) -> list[FiredEffect]:
+        """``acceptCoupon`` or ``rejectCoupon`` for each code."""
+        if not self.codes:
+            return []
+        return coupon_effects(
+            self.codes,
+            found=self.found,
+            rejections=self.rejections,
+            used=self.used(),
+            fired=result.fired,
+            coupon_rules=coupon_rules,
+            set_aside=result.set_aside(),
+        )
+
+    def accepted(self, verdicts: Sequence[FiredEffect]) -> list[tuple[str, Coupon]]:
+        """The accepted codes, with their coupons."""
+        return [
+            (fired.effect.value, self.found[fired.effect.value])
+            for fired in verdicts
+            if isinstance(fired.effect, AcceptCoupon)
+        ]
+
+
+def _redeem(
+    coupons: Sequence[tuple[str, Coupon]],
+    *,
+    session: CustomerSession,
+    profile: CustomerProfile | None,
+    now: datetime,
+) -> list[str]:
+    """Redeem ``coupons`` for the session, all or none: the codes that could not be (their
+    usage limit reached); when there are any, nothing is redeemed. Coupons are locked in the
+    order of their ids (the session's row is locked first, by the caller), so that two sessions
+    redeeming the same coupons cannot deadlock."""
+    if not coupons:
+        return []
+    refused = []
+    with transaction.atomic():
+        for code, coupon in sorted(coupons, key=lambda pair: pair[1].pk):
+            if not coupon_redeem(coupon=coupon, session=session, profile=profile, now=now):
+                refused.append(code)
+        if refused:
+            transaction.set_rollback(True)
+    if not refused:
+        for _, coupon in coupons:
+            coupon.refresh_from_db(fields=["usage_counter"])  # as the answer shows it
+    return refused
 
 
 def _profile(
@@ -643,8 +785,13 @@ def _roll_back_all(*, session: CustomerSession, now: datetime) -> list[FiredEffe
         discount = _discount(record)
         if discount is not None:
             rollbacks.append(FiredEffect(_ref(record), _rollback(discount, discount.value)))
+        elif record.effect_type == AcceptCoupon.effect_type:
+            value = str(record.props.get("value", ""))
+            rollbacks.append(FiredEffect(_ref(record), RollbackCoupon(value=value)))
     if records:
         EffectRecord.objects.filter(pk__in=[r.pk for r in records]).update(rolled_back_at=now)
+    # The uses closing took, given back once (a second roll-back finds none).
+    coupon_redemptions_roll_back(session=session, now=now)
     return rollbacks
 
 
@@ -995,12 +1142,14 @@ def _outcome(
     application: Application,
     known: Mapping[int, tuple[str, int | None]] | None = None,
     set_aside: Sequence[tuple[RuleRef, Exclusion]] = (),
+    coupons: Sequence[Coupon] = (),
 ) -> SessionOutcome:
     """The outcome, with the names and rulesets of the campaigns it mentions: from ``known``
     (the compiled campaigns' ``names``, in memory) when they are all there, else from the
     database."""
     ids = {fired.rule.ruleset for fired in effects} | {f.rule.ruleset for f in failures}
     ids |= {rule.ruleset for rule, _ in set_aside}
+    ids.discard(0)  # a coupon code that belongs to no campaign
     known = known or {}
     in_memory = [(pk, *known[pk]) for pk in ids if pk in known]
     campaigns = (
@@ -1017,4 +1166,5 @@ def _outcome(
         campaign_names={pk: name for pk, name, _ in campaigns},
         ruleset_ids={pk: ruleset or 0 for pk, _, ruleset in campaigns},
         set_aside=set_aside,
+        coupons=coupons,
     )

@@ -26,6 +26,7 @@ from campaigns.models import (
     Application,
     AttributeDefinition,
     Campaign,
+    CampaignLimit,
     CartItem,
     Coupon,
     CouponRedemption,
@@ -35,11 +36,14 @@ from campaigns.models import (
     EvaluationGroup,
     Event,
     IntegrationApiKey,
+    Referral,
+    ReferralRedemption,
     Ruleset,
     SigningSecret,
 )
 from campaigns.selectors import attribute_catalogue
 from campaigns.services.coupons import coupon_code_normalised, coupon_create
+from campaigns.services.referrals import referral_create
 from campaigns.services.rulesets import applications_rules_changed
 from integration.keys import generate_api_key
 from rules.engine import check_rule
@@ -205,6 +209,14 @@ class EvaluationGroupAdmin(AffectsEvaluationAdmin):
     ordering = ("application_id", "position", "id")
 
 
+class CampaignLimitInline(admin.TabularInline):
+    """A campaign's budgets: ``{action, limit, period, entities}``, as in Talon.One."""
+
+    model = CampaignLimit
+    fields = ("action", "limit", "period", "entities")
+    extra = 0
+
+
 class RulesetInline(admin.TabularInline):
     """A campaign's versions, newest first; read-only, since rulesets never change."""
 
@@ -245,7 +257,7 @@ class CampaignAdmin(AffectsEvaluationAdmin):
     raw_id_fields = ("active_ruleset",)
     readonly_fields = ("created", "modified")
     date_hierarchy = "created"
-    inlines = (RulesetInline,)
+    inlines = (CampaignLimitInline, RulesetInline)
 
     @admin.display(description="active version", ordering="active_ruleset__version")
     def active_version(self, obj: Campaign) -> int | None:
@@ -256,6 +268,11 @@ class CampaignAdmin(AffectsEvaluationAdmin):
             obj.active_ruleset.activated_at = timezone.now()
             obj.active_ruleset.save(update_fields=["activated_at"])
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # The budgets (an inline) are saved after the campaign: invalidate again with them.
+        _rules_changed([form.instance.application_id])
 
 
 class RulesetAddForm(forms.ModelForm):
@@ -566,6 +583,132 @@ class CouponRedemptionAdmin(admin.ModelAdmin):
     search_fields = ("coupon__value", "session__integration_id", "profile__integration_id")
     list_select_related = ("coupon", "session", "profile")
     raw_id_fields = ("coupon", "session", "profile")
+    date_hierarchy = "created"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Referrals and their redemptions
+
+
+class ReferralForm(forms.ModelForm):
+    """A referral: its code is compared as its application compares codes, its friend is not
+    its advocate, and its limit cannot drop below what was already used."""
+
+    class Meta:
+        model = Referral
+        fields = (
+            "campaign",
+            "code",
+            "advocate_profile_integration_id",
+            "friend_profile_integration_id",
+            "usage_limit",
+            "start_date",
+            "expiry_date",
+            "attributes",
+            "batch_id",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        referral = self.instance
+        if referral.pk is None:
+            campaign, code = cleaned.get("campaign"), cleaned.get("code")
+            if campaign is not None and code:
+                code = coupon_code_normalised(application=campaign.application, value=code)
+                if Referral.objects.filter(application=campaign.application, code=code).exists():
+                    self.add_error("code", f"The application already has the code {code}.")
+        advocate = cleaned.get("advocate_profile_integration_id")
+        if advocate and cleaned.get("friend_profile_integration_id") == advocate:
+            self.add_error("friend_profile_integration_id", "An advocate cannot refer themselves.")
+        usage_limit = cleaned.get("usage_limit")
+        if usage_limit and usage_limit < referral.usage_counter:
+            self.add_error("usage_limit", f"It was used {referral.usage_counter} times already.")
+        start, expiry = cleaned.get("start_date"), cleaned.get("expiry_date")
+        if start is not None and expiry is not None and expiry <= start:
+            self.add_error("expiry_date", "A referral expires after it starts.")
+        return cleaned
+
+
+@admin.register(Referral)
+class ReferralAdmin(TenantAdmin):
+    """Referrals are added through ``referral_create`` (the code normalised); the counter is
+    read-only, and a change writes only the fields the form changed, so that it cannot undo
+    redemptions counted while the form was open."""
+
+    form = ReferralForm
+    list_display = (
+        "code",
+        "campaign",
+        "application",
+        "advocate_profile_integration_id",
+        "friend_profile_integration_id",
+        "usage_counter",
+        "usage_limit",
+        "start_date",
+        "expiry_date",
+        "created",
+    )
+    list_filter = ("application", "start_date", "expiry_date", "created")
+    search_fields = (
+        "code",
+        "advocate_profile_integration_id",
+        "friend_profile_integration_id",
+        "batch_id",
+        "campaign__name",
+    )
+    list_select_related = ("application", "campaign")
+    autocomplete_fields = ("campaign",)
+    readonly_fields = ("application", "usage_counter", "created")
+    date_hierarchy = "created"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return (*super().get_readonly_fields(request, obj), "campaign", "code")
+
+    def save_model(self, request: HttpRequest, obj: Referral, form: Any, change: bool) -> None:
+        if change:
+            if form.changed_data:
+                obj.save(update_fields=form.changed_data)
+            return
+        created = referral_create(
+            campaign=obj.campaign,
+            advocate_profile_integration_id=obj.advocate_profile_integration_id,
+            friend_profile_integration_id=obj.friend_profile_integration_id,
+            start_date=obj.start_date,
+            expiry_date=obj.expiry_date,
+            usage_limit=obj.usage_limit,
+            attributes=obj.attributes,
+            code=obj.code,
+        )
+        obj.pk, obj.application, obj.code, obj.created = (
+            created.pk,
+            created.application,
+            created.code,
+            created.created,
+        )
+        obj._state.adding = False
+
+
+@admin.register(ReferralRedemption)
+class ReferralRedemptionAdmin(admin.ModelAdmin):
+    """View only, as coupon redemptions: a redemption is counted in its referral's
+    ``usage_counter``. Cancelling the session gives the use back."""
+
+    list_display = ("referral", "campaign", "session", "friend", "created", "rolled_back_at")
+    list_filter = (("rolled_back_at", admin.EmptyFieldListFilter), "created")
+    search_fields = ("referral__code", "session__integration_id", "friend__integration_id")
+    list_select_related = ("referral", "campaign", "session", "friend")
+    raw_id_fields = ("referral", "campaign", "session", "friend")
     date_hierarchy = "created"
 
     def has_add_permission(self, request: HttpRequest) -> bool:

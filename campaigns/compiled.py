@@ -17,22 +17,24 @@ sees the session as the campaigns before it left it (``campaigns.evaluation.Casc
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from campaigns.evaluation import (
     CampaignNode,
+    CampaignShift,
     Cascade,
     CascadeSettings,
-    CouponShift,
     Exclusion,
     GroupNode,
     select_by_groups,
 )
 from campaigns.models import Application, Campaign, EvaluationGroup
+from campaigns.models.budgets import CampaignLimit
 from campaigns.selectors import AttributeSchema, attribute_schema, running_campaigns
+from campaigns.services.budgets import LimitSpec
 from rules.catalogue import build_catalogue
 from rules.engine import (
     Between,
@@ -76,9 +78,14 @@ class CompiledCampaigns:
     """The evaluation tree: where each campaign stands, and the groups (``select_by_groups``)."""
     names: Mapping[int, tuple[str, int | None]] = field(default_factory=dict)
     """Campaign id → its name and active ruleset id, for answers that name campaigns."""
+    limits: Mapping[int, tuple[LimitSpec, ...]] = field(default_factory=dict)
+    """Campaign id → its budgets (``campaigns.services.budgets``), for the campaigns that
+    have any."""
     coupon_rules: Mapping[tuple[int, int], str] = field(default_factory=dict)
     """The rules whose condition asks ``couponValid``, ``(campaign id, rule index)`` → title:
     a coupon is accepted when one of these of its campaign fires."""
+    referral_rules: Mapping[tuple[int, int], str] = field(default_factory=dict)
+    """The same for ``referralValid`` and referral codes."""
 
     def evaluate(
         self,
@@ -87,15 +94,17 @@ class CompiledCampaigns:
         now: datetime,
         cascade: CascadeSettings | None = None,
         coupons: Mapping[int, Mapping[str, Any]] | None = None,
+        referrals: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> CampaignsEvaluation:
         """Run the campaigns, and keep the effects their evaluation groups let through.
 
         With ``cascade``, each campaign sees the session as the campaigns before it left it;
         with ``coupons`` (campaign id → its ``Coupon`` binding), each campaign sees its own
-        coupon. Either runs the campaigns one at a time; ``binding`` itself is left as it was.
+        coupon, and with ``referrals`` its own referral. These run the campaigns one at a time;
+        ``binding`` itself is left as it was.
         """
         campaigns, groups = self.tree
-        if cascade is not None or coupons:
+        if cascade is not None or coupons or referrals:
             binding = dict(binding)
             hooks: list[Between] = []
             cascading = None
@@ -108,8 +117,11 @@ class CompiledCampaigns:
                     minor_units=cascade.minor_units,
                 )
                 hooks.append(cascading)
-            if coupons:
-                hooks.append(CouponShift(binding, order=self.rules.keys, coupons=coupons))
+            for name, values in (("Coupon", coupons), ("Referral", referrals)):
+                if values:
+                    hooks.append(
+                        CampaignShift(binding, name=name, order=self.rules.keys, values=values)
+                    )
 
             def between(campaign: Any, effects: list[FiredEffect]) -> None:
                 for hook in hooks:
@@ -157,6 +169,23 @@ def attribute_schema_get(*, application: Application) -> AttributeSchema:
     with _lock:
         _schemas[application.pk] = (application.rules_version, schema)
     return schema
+
+
+def _limits(campaigns: Sequence[Campaign]) -> dict[int, tuple[LimitSpec, ...]]:
+    found: dict[int, list[LimitSpec]] = {}
+    for limit in CampaignLimit.objects.filter(campaign__in=campaigns).order_by("pk"):
+        found.setdefault(limit.campaign_id, []).append(LimitSpec.of(limit))
+    return {campaign: tuple(limits) for campaign, limits in found.items()}
+
+
+def _asking(rules: CompiledRulesets, function: str) -> dict[tuple[int, int], str]:
+    """``(campaign id, rule index)`` → title of the rules whose condition calls ``function``."""
+    return {
+        (key, index): rule.title
+        for key, ruleset in zip(rules.keys, rules.rulesets, strict=True)
+        for index, rule in enumerate(ruleset)
+        if _asks(rule.condition, function)
+    }
 
 
 def _asks(expression: Any, function: str) -> bool:
@@ -218,12 +247,9 @@ def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
         valid_until=_next_schedule_change(application=application, now=now),
         campaigns=campaigns,
         names={c.pk: (c.name, c.active_ruleset_id) for c in campaigns},
-        coupon_rules={
-            (key, index): rule.title
-            for key, ruleset in zip(rules.keys, rules.rulesets, strict=True)
-            for index, rule in enumerate(ruleset)
-            if _asks(rule.condition, "couponValid")
-        },
+        limits=_limits(campaigns),
+        coupon_rules=_asking(rules, "couponValid"),
+        referral_rules=_asking(rules, "referralValid"),
         rules=rules,
         tree=(nodes, groups),
     )

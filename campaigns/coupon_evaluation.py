@@ -1,4 +1,5 @@
-"""Coupons in an evaluation: what the rules see of them, and which codes are accepted.
+"""Coupons and referrals in an evaluation: what the rules see of them, and which codes are
+accepted.
 
 Pure steps around the rule engine, as ``campaigns.evaluation``'s; the session service looks the
 codes up, decides their validity (``campaigns.services.coupons.coupon_rejection``), evaluates,
@@ -16,6 +17,8 @@ and redeems at close.
   with ``CouponRejectedByCondition``, as is a campaign's code it did not use. An acceptance is
   told as the rule that used the coupon; a rejection as the campaign's first rule that asks for
   it (or rule 0), or, for an unknown code, campaign 0.
+- ``referral_binding`` and ``referral_effect`` do the same for the session's referral code
+  (``referralValid``, ``acceptReferral`` / ``rejectReferral`` with Talon.One's reasons).
 """
 
 from __future__ import annotations
@@ -25,8 +28,15 @@ from decimal import Decimal
 from typing import Any
 
 from campaigns.evaluation import Exclusion, typed_attributes
-from campaigns.models import Coupon
-from rules.effects import AcceptCoupon, CouponRejectionReason, RejectCoupon
+from campaigns.models import Coupon, Referral
+from rules.effects import (
+    AcceptCoupon,
+    AcceptReferral,
+    CouponRejectionReason,
+    ReferralRejectionReason,
+    RejectCoupon,
+    RejectReferral,
+)
 from rules.engine import FiredEffect, RuleRef
 from rules.types import Type
 
@@ -155,3 +165,70 @@ def _by_condition(code: str, details: str | None) -> RejectCoupon:
         rejection_reason=CouponRejectionReason.COUPON_REJECTED_BY_CONDITION,
         details=details,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Referrals: the same, for the one referral code a session carries.
+
+
+def referral_binding(
+    referral: Referral, *, valid: bool, types: Mapping[str, Type]
+) -> dict[str, Any]:
+    """``referral`` as rules read it (``Referral.…``, the catalogue's names)."""
+    binding: dict[str, Any] = {
+        "Code": referral.code,
+        "Valid": valid,
+        "CampaignId": Decimal(referral.campaign_id),
+        "AdvocateIntegrationId": referral.advocate_profile_integration_id,
+        "FriendIntegrationId": referral.friend_profile_integration_id,
+        "UsageLimit": Decimal(referral.usage_limit),
+        "UsageCounter": Decimal(referral.usage_counter),
+        "Attributes": typed_attributes(referral.attributes, types),
+    }
+    if referral.start_date is not None:
+        binding["StartDate"] = referral.start_date
+    if referral.expiry_date is not None:
+        binding["ExpiryDate"] = referral.expiry_date
+    return binding
+
+
+def referral_effect(
+    code: str,
+    referral: Referral | None,
+    rejection: ReferralRejectionReason | None,
+    *,
+    fired: Collection[RuleRef],
+    referral_rules: Mapping[tuple[int, int], str],
+    set_aside: Sequence[tuple[RuleRef, Exclusion]],
+) -> FiredEffect:
+    """``acceptReferral`` or ``rejectReferral`` for the session's referral code, by the rules
+    coupons follow (see the module)."""
+    if referral is None:
+        reason = rejection or ReferralRejectionReason.REFERRAL_NOT_FOUND
+        return FiredEffect(NO_RULE, RejectReferral(value=code, rejection_reason=reason))
+    campaign = referral.campaign_id
+    asking = sorted(index for key, index in referral_rules if key == campaign)
+    first = (
+        RuleRef(campaign, asking[0], referral_rules[campaign, asking[0]])
+        if asking
+        else RuleRef(campaign, 0, "")
+    )
+    if rejection is not None:
+        return FiredEffect(first, RejectReferral(value=code, rejection_reason=rejection))
+    using = [
+        rule
+        for rule in fired
+        if rule.ruleset == campaign and (rule.ruleset, rule.rule_index) in referral_rules
+    ]
+    if not using:
+        reason = ReferralRejectionReason.REFERRAL_REJECTED_BY_CONDITION
+        return FiredEffect(first, RejectReferral(value=code, rejection_reason=reason))
+    exclusion = next((e for _, e in set_aside if e.campaign_id == campaign), None)
+    if exclusion is not None:
+        rejected = RejectReferral(
+            value=code,
+            rejection_reason=ReferralRejectionReason.REFERRAL_PART_OF_NOT_TRIGGERED_CAMPAIGN,
+            campaign_exclusion_reason=exclusion.reason,
+        )
+        return FiredEffect(using[0], rejected)
+    return FiredEffect(using[0], AcceptReferral(value=code))

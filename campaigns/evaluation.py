@@ -541,26 +541,30 @@ def _ancestry(group_id: int | None, known: Mapping[int, GroupNode]) -> tuple[int
     return tuple(chain)
 
 
-class CouponShift:
-    """Binds ``Coupon`` to each campaign's own coupon while it runs: the engine calls it after
-    each campaign (``between``), and it shows the next campaign its coupon, or none.
+class CampaignShift:
+    """Binds ``name`` (``Coupon``, ``Referral``) to each campaign's own while it runs: the
+    engine calls it after each campaign (``between``), and it shows the next campaign its own,
+    or none.
 
     A session may carry the codes of several campaigns' coupons; each campaign's rules see only
-    the coupon of that campaign (``couponValid``, ``Coupon.Attributes.…``), as in Talon.One.
+    the coupon of that campaign (``couponValid``, ``Coupon.Attributes.…``), as in Talon.One,
+    and likewise its referral.
     """
 
     def __init__(
         self,
         binding: dict[str, Any],
         *,
+        name: str,
         order: Sequence[Any],
-        coupons: Mapping[Any, Mapping[str, Any]],
+        values: Mapping[Any, Mapping[str, Any]],
     ) -> None:
         """``binding`` is the evaluation's; ``order`` the campaigns' ids in the order they are
-        evaluated; ``coupons`` the ``Coupon`` binding of each campaign that has one."""
+        evaluated; ``values`` what ``name`` is bound to for each campaign that has one."""
         self._binding = binding
+        self._name = name
         self._order = order
-        self._coupons = coupons
+        self._values = values
         self._next = 0
         self._show(order[0] if order else None)
 
@@ -569,8 +573,8 @@ class CouponShift:
         self._show(self._order[self._next] if self._next < len(self._order) else None)
 
     def _show(self, campaign: Any) -> None:
-        coupon = self._coupons.get(campaign)
-        if coupon is None:
-            self._binding.pop("Coupon", None)
+        value = self._values.get(campaign)
+        if value is None:
+            self._binding.pop(self._name, None)
         else:
-            self._binding["Coupon"] = coupon
+            self._binding[self._name] = value

@@ -7,6 +7,8 @@ from django.urls import URLPattern, URLResolver, path
 from integration.campaigns import IntegrationCampaignsView
 from integration.customers import CustomerProfileView, EventView
 from integration.profiles import CustomerDataView, CustomerInventoryView, CustomerProfilesView
+from integration.referrals import ReferralsView
+from integration.reservations import CouponReservationsView, ReservedCustomersView
 from integration.returns import CustomerSessionReopenView, CustomerSessionReturnsView
 from integration.sessions import CustomerSessionView
 
@@ -46,6 +48,17 @@ urlpatterns: list[URLPattern | URLResolver] = [
         CustomerSessionReopenView.as_view(),
         name="customer-session-reopen",
     ),
+    path(
+        "v1/coupon_reservations/<str:coupon_value>",
+        CouponReservationsView.as_view(),
+        name="coupon-reservations",
+    ),
+    path(
+        "v1/coupon_reservations/customerprofiles/<str:coupon_value>",
+        ReservedCustomersView.as_view(),
+        name="coupon-reserved-customers",
+    ),
+    path("v1/referrals", ReferralsView.as_view(), name="referrals"),
     # Paths the official JavaScript SDK 4.3.0 still calls, onto the same views.
     path(
         "v1/customer_profiles/<str:integration_id>",

@@ -14,12 +14,14 @@ from campaigns.models import (
     Campaign,
     CartItem,
     Coupon,
+    CouponReservation,
     CustomerProfile,
     CustomerSession,
     EffectRecord,
     EvaluationGroup,
     Event,
     IntegrationApiKey,
+    Referral,
     Ruleset,
     SigningSecret,
 )
@@ -215,5 +217,40 @@ class CouponFactory(factory.django.DjangoModelFactory[Coupon]):
     def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
         kwargs["value"] = coupon_code_normalised(
             application=kwargs["application"], value=kwargs["value"]
+        )
+        return kwargs
+
+
+class CouponReservationFactory(factory.django.DjangoModelFactory[CouponReservation]):
+    """A reservation of a coupon by a customer of the coupon's application. It does not count
+    itself in the coupon's ``reservation_counter``: ``coupon_reserve`` does that."""
+
+    class Meta:
+        model = CouponReservation
+
+    coupon = factory.SubFactory(CouponFactory)
+    profile = factory.SubFactory(
+        CustomerProfileFactory, application=factory.SelfAttribute("..coupon.application")
+    )
+
+
+class ReferralFactory(factory.django.DjangoModelFactory[Referral]):
+    """A single-use referral code of a campaign, in the campaign's application, handed out by
+    ``advocate``; ``code`` is stored as the application stores codes (normalised by its case
+    sensitivity, as ``referral_create`` does)."""
+
+    class Meta:
+        model = Referral
+
+    campaign = factory.SubFactory(CampaignFactory)
+    application = factory.SelfAttribute("campaign.application")
+    code = factory.Sequence(lambda n: f"REF-{n:04d}")
+    advocate_profile_integration_id = "advocate"
+    usage_limit = 1
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        kwargs["code"] = coupon_code_normalised(
+            application=kwargs["application"], value=kwargs["code"]
         )
         return kwargs

@@ -8,7 +8,10 @@ where the application ignores case. ``campaigns.services.coupons`` does the norm
 coupon's application is always its campaign's (the services set it from the campaign).
 
 Field names follow Talon.One's coupon (``usageLimit`` is ``usage_limit``, ``discountCounter``
-is ``discount_counter``, and so on). A limit of 0 means unlimited.
+is ``discount_counter``, and so on). A limit of 0 means unlimited. Talon.One sets a coupon's
+per-customer limit as a ``limits`` item (``{action: "redeemCoupon", entities: ["Profile"],
+limit}``, the only kind a coupon may carry); here it is one field, ``profile_redemption_limit``,
+counted per customer in ``CouponProfileCounter``.
 
 The counters are what concurrent sessions fight over, so the database itself refuses any value
 that breaks them: no counter below 0, none above its limit (``CheckConstraint``), and a coupon
@@ -41,7 +44,8 @@ COUPON_VALUE_MAX_LENGTH: Final = 100
 """The longest coupon code (Talon.One's ``couponPattern`` has at most 100 characters)."""
 
 COUPON_COUNT_LIMIT_MAX: Final = 999_999
-"""The highest ``usageLimit`` and ``reservationLimit`` Talon.One accepts."""
+"""The highest ``usageLimit`` and ``reservationLimit`` Talon.One accepts (and the highest
+per-customer limit here)."""
 
 
 class Coupon(models.Model):
@@ -49,7 +53,11 @@ class Coupon(models.Model):
 
     ``usage_counter`` counts the redemptions (sessions closed with the coupon, minus those
     cancelled or returned since); ``discount_counter`` the discounts given with it, drawn from
-    ``discount_limit`` (a gift card's value).
+    ``discount_limit`` (a gift card's value); ``reservation_counter`` the customers who reserved
+    it (``CouponReservation``), up to ``reservation_limit``.
+
+    A coupon whose reservation is mandatory can be redeemed only by a customer who reserved it;
+    one with a ``recipient_integration_id`` is its recipient's alone, reserved or not.
     """
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="coupons")
@@ -77,6 +85,15 @@ class Coupon(models.Model):
         default=0,
         validators=[MaxValueValidator(COUPON_COUNT_LIMIT_MAX)],
         help_text="How many customers can reserve the coupon; 0 for no limit.",
+    )
+    reservation_counter = models.PositiveIntegerField(default=0)
+    is_reservation_mandatory = models.BooleanField(
+        default=False, help_text="Whether only the customers who reserved it can redeem it."
+    )
+    profile_redemption_limit = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(COUPON_COUNT_LIMIT_MAX)],
+        help_text="How many times one customer can redeem the coupon; 0 for no limit.",
     )
     start_date = models.DateTimeField(
         null=True, blank=True, help_text="When the coupon becomes valid; empty for at once."
@@ -120,6 +137,15 @@ class Coupon(models.Model):
                 condition=Q(usage_limit__lte=COUPON_COUNT_LIMIT_MAX)
                 & Q(reservation_limit__lte=COUPON_COUNT_LIMIT_MAX),
                 name="coupon_limits_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(reservation_counter__gte=0)
+                & (Q(reservation_limit=0) | Q(reservation_counter__lte=F("reservation_limit"))),
+                name="coupon_reservations_within_limit",
+            ),
+            models.CheckConstraint(
+                condition=Q(profile_redemption_limit__lte=COUPON_COUNT_LIMIT_MAX),
+                name="coupon_profile_redemption_limit_in_range",
             ),
             models.CheckConstraint(
                 condition=Q(start_date__isnull=True)
@@ -173,3 +199,35 @@ class CouponRedemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coupon} in session {self.session_id}"
+
+
+class CouponProfileCounter(models.Model):
+    """How many live redemptions of a coupon one customer has: the count that the coupon's
+    ``profile_redemption_limit`` bounds (``profileRedemptionCount`` in Talon.One's answers).
+
+    Counted for every redemption by a customer, limited or not, so that a limit set later
+    applies to the uses already made. The services change it only by conditional statements,
+    under the coupon's row lock (see ``campaigns.services.coupons``); the database refuses a
+    count below 0. Goes with its customer: a forgotten customer's uses stay counted on the
+    coupon, like their redemptions.
+    """
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.CASCADE, related_name="profile_counters")
+    profile = models.ForeignKey(
+        CustomerProfile, on_delete=models.CASCADE, related_name="coupon_counters"
+    )
+    counter = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("coupon_id", "profile_id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["coupon", "profile"], name="couponprofilecounter_unique_per_profile"
+            ),
+            models.CheckConstraint(
+                condition=Q(counter__gte=0), name="couponprofilecounter_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon} by {self.profile_id}: {self.counter}"

@@ -1,5 +1,6 @@
 """Coupons: create them, find the ones a session names, say why one cannot be used, redeem
-them when a session closes and give them back when it is cancelled or returned.
+them when a session closes and give them back when it is cancelled or returned; reserve them
+for customers.
 
 Codes are stored and looked up normalised by the application's case sensitivity
 (``coupon_code_normalised``), so ``summer10`` finds ``SUMMER10`` in an application that ignores
@@ -14,6 +15,21 @@ Concurrency: the counters are changed by the database, never read, changed and w
   evaluates the ``WHERE`` again on the committed row: of a hundred sessions racing for the last
   use, exactly one updates a row and the others update none (and are refused). The
   ``CHECK (usage_limit = 0 OR usage_counter <= usage_limit)`` constraint is the net under it.
+- **Per customer**, a redemption by a customer also counts one in the customer's
+  ``CouponProfileCounter`` row, by one ``INSERT … ON CONFLICT (coupon, profile) DO UPDATE SET
+  counter = counter + 1 WHERE profile_redemption_limit = 0 OR counter < profile_redemption_limit``
+  in the same savepoint as the coupon's count: when the customer's limit is reached the upsert
+  changes no row, the savepoint undoes the coupon's count, and neither is counted. Sessions of
+  one customer closing at once hold different session locks, but each takes the coupon's row
+  lock (its ``UPDATE``) before the customer's row, so they count one after the other, each
+  seeing the count the one before committed.
+- **Reserving** inserts the reservations (``ON CONFLICT DO NOTHING RETURNING``: a customer who
+  already holds one adds nothing) and adds the number actually inserted to the coupon's
+  ``reservation_counter`` by one conditional ``UPDATE … WHERE reservation_limit = 0 OR
+  reservation_counter + n <= reservation_limit``; when that changes no row, the reservations are
+  undone with it. Cancelling a reservation deletes it (``RETURNING``) and takes off what was
+  deleted. A mandatory reservation is checked again when the session closes, under a ``FOR KEY
+  SHARE`` lock on the reservation, so that a reservation cancelled meanwhile cannot be redeemed.
 - **Giving back** is one conditional ``UPDATE coupon_redemption SET rolled_back_at = now WHERE
   session_id = … AND rolled_back_at IS NULL RETURNING coupon_id``: a redemption is marked by
   exactly one call (a concurrent second call waits for the first, then finds the row no longer
@@ -28,28 +44,34 @@ Concurrency: the counters are changed by the database, never read, changed and w
   and answers True, so nothing is ever counted twice.
 
 Lock order, so that sessions sharing coupons cannot deadlock: first the session row (taken by
-the caller), then coupon rows in ascending id order. ``coupon_redeem`` locks one coupon (its
-``UPDATE``); a caller redeeming several coupons calls it in ascending ``coupon.id`` order.
+the caller), then coupon rows in ascending id order; for each coupon, its reservation before
+it and the customer's counter after it. ``coupon_redeem`` locks one coupon (its ``UPDATE``); a
+caller redeeming several coupons calls it in ascending ``coupon.id`` order.
 ``coupon_redemptions_roll_back`` locks the session's coupons in id order (``SELECT … ORDER BY
-id FOR NO KEY UPDATE``) before decrementing them in one statement. A session's redemption rows
-are only touched under its session's lock, so they add no cycle.
+id FOR NO KEY UPDATE``) before decrementing them, then their customers' counters. A session's
+redemption rows are only touched under its session's lock, and a customer's counter only under
+its coupon's lock, so they add no cycle. Reserving and cancelling reservations touch one
+coupon's reservations (in profile id order), then that coupon.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 
 from campaigns.models import (
     Application,
     Campaign,
     Coupon,
+    CouponProfileCounter,
     CouponRedemption,
+    CouponReservation,
     CustomerProfile,
     CustomerSession,
 )
@@ -116,6 +138,8 @@ def coupon_rejection(
     now: datetime,
     profile_integration_id: str | None,
     running_campaign_ids: Collection[int],
+    reserved_by_profile: bool = False,
+    profile_redemptions: int = 0,
 ) -> CouponRejectionReason | None:
     """Why the coupon cannot be used now by this customer, or None when it can.
 
@@ -124,12 +148,20 @@ def coupon_rejection(
     exists (``CouponNotFound``); its campaign runs (``CouponPartOfNotRunningCampaign``); it has
     started (``CouponStartDateInFuture``) and not expired (``CouponExpired``: at
     ``expiry_date`` it is expired); it is this customer's, when it names a recipient
-    (``CouponRecipientDoesNotMatch``, an anonymous session included); it has uses left
-    (``CouponLimitReached``). The limit comes last because it is the only check whose answer
-    can change before the session closes: ``coupon_redeem`` asks it again, in the database.
+    (``CouponRecipientDoesNotMatch``, an anonymous session included); a session has a customer
+    when the coupon must be reserved or limits each customer's uses (``ProfileRequired``, as
+    Talon.One answers for a mandatory reservation or a per-profile budget without a profile);
+    the customer reserved it, when reservation is mandatory (``CouponReservationRequired``; a
+    coupon with a recipient is its recipient's without one); it has uses left
+    (``CouponLimitReached``), and this customer too (``ProfileLimitReached``). The limits come
+    last because they are the only checks whose answer can change before the session closes:
+    ``coupon_redeem`` asks them again, in the database, in the same order.
 
     Reads nothing from the database: ``profile_integration_id`` is the session's customer (None
-    for an anonymous session) and ``running_campaign_ids`` the application's running campaigns.
+    for an anonymous session), ``running_campaign_ids`` the application's running campaigns,
+    ``reserved_by_profile`` whether the customer holds a reservation of the coupon
+    (``coupons_reserved``) and ``profile_redemptions`` how many live redemptions of it they
+    have (``coupons_profile_redemptions``).
     """
     if coupon is None:
         return CouponRejectionReason.COUPON_NOT_FOUND
@@ -143,9 +175,65 @@ def coupon_rejection(
         coupon.recipient_integration_id != profile_integration_id
     ):
         return CouponRejectionReason.COUPON_RECIPIENT_DOES_NOT_MATCH
+    if profile_integration_id is None and _needs_profile(coupon):
+        return CouponRejectionReason.PROFILE_REQUIRED
+    if _needs_reservation(coupon) and not reserved_by_profile:
+        return CouponRejectionReason.COUPON_RESERVATION_REQUIRED
     if coupon.usage_limit > 0 and coupon.usage_counter >= coupon.usage_limit:
         return CouponRejectionReason.COUPON_LIMIT_REACHED
+    limit = coupon.profile_redemption_limit
+    if limit > 0 and profile_redemptions >= limit:
+        return CouponRejectionReason.PROFILE_LIMIT_REACHED
     return None
+
+
+def _needs_reservation(coupon: Coupon) -> bool:
+    """Whether only a customer holding a reservation may redeem the coupon: its reservation is
+    mandatory and it names no recipient (a recipient's coupon is theirs, reserved or not)."""
+    return coupon.is_reservation_mandatory and not coupon.recipient_integration_id
+
+
+def _needs_profile(coupon: Coupon) -> bool:
+    """Whether an anonymous session cannot redeem the coupon at all."""
+    return _needs_reservation(coupon) or coupon.profile_redemption_limit > 0
+
+
+def coupons_reserved(*, coupons: Iterable[Coupon], profile: CustomerProfile | None) -> set[int]:
+    """The ids of those of ``coupons`` that ``profile`` has reserved, for ``coupon_rejection``'s
+    ``reserved_by_profile``. One query; none without a profile or coupons."""
+    ids = {coupon.pk for coupon in coupons}
+    if profile is None or not ids:
+        return set()
+    return set(
+        CouponReservation.objects.filter(profile=profile, coupon_id__in=ids)
+        .order_by()
+        .values_list("coupon_id", flat=True)
+    )
+
+
+def coupons_profile_redemptions(
+    *, coupons: Iterable[Coupon], profile: CustomerProfile | None
+) -> dict[int, int]:
+    """How many live redemptions ``profile`` has of each of ``coupons`` that it redeemed, by
+    coupon id (a coupon it never redeemed is left out: 0), for ``coupon_rejection``'s
+    ``profile_redemptions`` and Talon.One's ``profileRedemptionCount``. One query; none
+    without a profile or coupons."""
+    ids = {coupon.pk for coupon in coupons}
+    if profile is None or not ids:
+        return {}
+    return dict(
+        CouponProfileCounter.objects.filter(profile=profile, coupon_id__in=ids, counter__gt=0)
+        .order_by()
+        .values_list("coupon_id", "counter")
+    )
+
+
+class _Refused(Exception):
+    """Raised inside ``coupon_redeem_explained``'s savepoint to undo what it counted."""
+
+    def __init__(self, reason: CouponRejectionReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
 
 
 def coupon_redeem(
@@ -155,11 +243,30 @@ def coupon_redeem(
     profile: CustomerProfile | None,
     now: datetime,
 ) -> bool:
-    """Count one use of the coupon by the session, unless its limit is reached.
+    """Count one use of the coupon by the session, unless a limit refuses it: True when the
+    session has redeemed the coupon, False when nothing was written.
 
-    True when the session has redeemed the coupon (now, or already: a live redemption of this
-    coupon by this session counts once however often the close is retried); False when the
-    coupon has no use left, and then nothing is written.
+    ``coupon_redeem_explained``, without the reason of a refusal."""
+    refusal = coupon_redeem_explained(coupon=coupon, session=session, profile=profile, now=now)
+    return refusal is None
+
+
+def coupon_redeem_explained(
+    *,
+    coupon: Coupon,
+    session: CustomerSession,
+    profile: CustomerProfile | None,
+    now: datetime,
+) -> CouponRejectionReason | None:
+    """Count one use of the coupon by the session, unless a limit refuses it.
+
+    None when the session has redeemed the coupon (now, or already: a live redemption of this
+    coupon by this session counts once however often the close is retried). Otherwise the
+    reason, and nothing is written: ``ProfileRequired`` (an anonymous session, for a coupon
+    that must be reserved or limits each customer's uses), ``CouponReservationRequired`` (the
+    customer holds no reservation of a coupon that needs one), ``CouponLimitReached`` (the
+    coupon has no use left), ``ProfileLimitReached`` (the customer has none left). The
+    coupon's count and the customer's are made in one savepoint: both or neither.
 
     Call it inside the transaction that holds the session's row lock (see the module
     docstring), and, for several coupons, in ascending ``coupon.id`` order. The coupon's
@@ -173,37 +280,96 @@ def coupon_redeem(
         coupon=coupon, session=session, rolled_back_at__isnull=True
     )
     if live.exists():
-        return True
+        return None
+    if profile is None and _needs_profile(coupon):
+        return CouponRejectionReason.PROFILE_REQUIRED
     try:
         with transaction.atomic():
+            if (
+                profile is not None
+                and _needs_reservation(coupon)
+                and not _reservation_held(coupon=coupon, profile=profile)
+            ):
+                raise _Refused(CouponRejectionReason.COUPON_RESERVATION_REQUIRED)
             counted = (
                 Coupon.objects.filter(pk=coupon.pk)
                 .filter(Q(usage_limit=0) | Q(usage_counter__lt=F("usage_limit")))
                 .update(usage_counter=F("usage_counter") + 1)
             )
             if not counted:
-                return False
+                raise _Refused(CouponRejectionReason.COUPON_LIMIT_REACHED)
+            if profile is not None and not _profile_count_up(coupon=coupon, profile=profile):
+                raise _Refused(CouponRejectionReason.PROFILE_LIMIT_REACHED)
             CouponRedemption.objects.create(
                 coupon=coupon, session=session, profile=profile, created=now
             )
+    except _Refused as refused:
+        return refused.reason
     except IntegrityError:
         # Only a redemption by a concurrent request for the same session, committed since the
-        # check above, makes the insert fail; the savepoint has undone this call's count.
+        # check above, makes the insert fail; the savepoint has undone this call's counts.
         if live.exists():
-            return True
+            return None
         raise
-    return True
+    return None
+
+
+def _reservation_held(*, coupon: Coupon, profile: CustomerProfile) -> bool:
+    """Whether the customer holds a reservation of the coupon, locked (``FOR KEY SHARE``) so
+    that cancelling it waits for this transaction, and one cancelled meanwhile is not found."""
+    meta = CouponReservation._meta
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT 1 FROM {quote(meta.db_table)} "  # noqa: S608 (names only)
+        f"WHERE {quote(meta.get_field('coupon').column)} = %s "
+        f"AND {quote(meta.get_field('profile').column)} = %s FOR KEY SHARE"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [coupon.pk, profile.pk])
+        return cursor.fetchone() is not None
+
+
+def _profile_count_up(*, coupon: Coupon, profile: CustomerProfile) -> bool:
+    """Count one use of the coupon by the customer, unless they reached the coupon's
+    ``profile_redemption_limit`` (as the database has it): whether it was counted.
+
+    One upsert: the first use inserts the row; a later one adds to it only while below the
+    limit (``ON CONFLICT … DO UPDATE … WHERE``, which PostgreSQL evaluates on the row's latest
+    committed version, after waiting for a transaction that changed it)."""
+    meta = CouponProfileCounter._meta
+    coupons = Coupon._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    coupon_column = quote(meta.get_field("coupon").column)
+    profile_column = quote(meta.get_field("profile").column)
+    counter = quote(meta.get_field("counter").column)
+    limit = quote(coupons.get_field("profile_redemption_limit").column)
+    sql = (
+        f"INSERT INTO {table} AS mine ({coupon_column}, {profile_column}, {counter}) "  # noqa: S608 (names only)
+        f"VALUES (%s, %s, 1) "
+        f"ON CONFLICT ({coupon_column}, {profile_column}) "
+        f"DO UPDATE SET {counter} = mine.{counter} + 1 "
+        f"WHERE EXISTS (SELECT 1 FROM {quote(coupons.db_table)} AS coupon "
+        f"WHERE coupon.{quote(coupons.pk.column)} = mine.{coupon_column} "
+        f"AND (coupon.{limit} = 0 OR mine.{counter} < coupon.{limit})) "
+        f"RETURNING {counter}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [coupon.pk, profile.pk])
+        return cursor.fetchone() is not None
 
 
 def coupon_redemptions_roll_back(*, session: CustomerSession, now: datetime) -> list[Coupon]:
     """Give back every live redemption of the session, once: mark them rolled back and take
-    one use off each of their coupons. The coupons given back, in id order, with their
-    counters as they now are (for the ``rollbackCoupon`` effects); none when there was nothing
-    live (a second call, or a concurrent one that came first)."""
+    one use off each of their coupons, and off their customers' counts. The coupons given
+    back, in id order, with their counters as they now are (for the ``rollbackCoupon``
+    effects); none when there was nothing live (a second call, or a concurrent one that came
+    first)."""
     with transaction.atomic():  # marked and given back together, or neither
-        coupon_ids = _redemptions_mark_rolled_back(session=session, now=now)
-        if not coupon_ids:
+        marked = _redemptions_mark_rolled_back(session=session, now=now)
+        if not marked:
             return []
+        coupon_ids = sorted({coupon_id for coupon_id, _ in marked})
         coupons = list(
             Coupon.objects.select_for_update(no_key=True).filter(pk__in=coupon_ids).order_by("pk")
         )
@@ -212,30 +378,43 @@ def coupon_redemptions_roll_back(*, session: CustomerSession, now: datetime) -> 
         Coupon.objects.filter(pk__in=coupon_ids, usage_counter__gt=0).update(
             usage_counter=F("usage_counter") - 1
         )
+        # A session has one live redemption of a coupon, so each pair is given back once; one
+        # whose customer was forgotten has no count left to give back.
+        customers = Q()
+        for coupon_id, profile_id in marked:
+            if profile_id is not None:
+                customers |= Q(coupon_id=coupon_id, profile_id=profile_id)
+        if customers:
+            CouponProfileCounter.objects.filter(customers, counter__gt=0).update(
+                counter=F("counter") - 1
+            )
     for coupon in coupons:
         coupon.usage_counter = max(coupon.usage_counter - 1, 0)
     return coupons
 
 
-def _redemptions_mark_rolled_back(*, session: CustomerSession, now: datetime) -> list[int]:
+def _redemptions_mark_rolled_back(
+    *, session: CustomerSession, now: datetime
+) -> list[tuple[int, int | None]]:
     """Mark the session's live redemptions rolled back, in one conditional statement, and
-    return the coupon ids of the rows this statement marked (``RETURNING``, which the ORM's
-    ``update`` cannot do)."""
+    return the ``(coupon id, profile id)`` of the rows this statement marked (``RETURNING``,
+    which the ORM's ``update`` cannot do)."""
     meta = CouponRedemption._meta
     quote = connection.ops.quote_name
     rolled_back_at = meta.get_field("rolled_back_at")
     session_column = quote(meta.get_field("session").column)
     coupon_column = quote(meta.get_field("coupon").column)
+    profile_column = quote(meta.get_field("profile").column)
     rolled_back_column = quote(rolled_back_at.column)
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {rolled_back_column} = %s "  # noqa: S608 (names only)
         f"WHERE {session_column} = %s AND {rolled_back_column} IS NULL "
-        f"RETURNING {coupon_column}"
+        f"RETURNING {coupon_column}, {profile_column}"
     )
     params: list[Any] = [rolled_back_at.get_db_prep_save(now, connection), session.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return sorted(row[0] for row in cursor.fetchall())
+        return sorted((row[0], row[1]) for row in cursor.fetchall())
 
 
 def coupon_create(
@@ -250,6 +429,8 @@ def coupon_create(
     recipient_integration_id: str = "",
     attributes: dict[str, Any] | None = None,
     batch_id: str = "",
+    is_reservation_mandatory: bool = False,
+    profile_redemption_limit: int = 0,
 ) -> Coupon:
     """A new coupon of the campaign, its code normalised as its application compares codes.
 
@@ -262,6 +443,10 @@ def coupon_create(
     _check(code=code, usage_limit=usage_limit, discount_limit=discount_limit)
     if not 0 <= reservation_limit <= COUPON_COUNT_LIMIT_MAX:
         raise CouponInvalid("reservation_limit", f"is between 0 and {COUPON_COUNT_LIMIT_MAX}")
+    if not 0 <= profile_redemption_limit <= COUPON_COUNT_LIMIT_MAX:
+        raise CouponInvalid(
+            "profile_redemption_limit", f"is between 0 and {COUPON_COUNT_LIMIT_MAX}"
+        )
     if start_date is not None and expiry_date is not None and expiry_date <= start_date:
         raise CouponInvalid("expiry_date", "is after the start date")
     if len(recipient_integration_id) > INTEGRATION_ID_MAX_LENGTH:
@@ -284,6 +469,8 @@ def coupon_create(
                 recipient_integration_id=recipient_integration_id,
                 attributes=attributes if attributes is not None else {},
                 batch_id=batch_id,
+                is_reservation_mandatory=is_reservation_mandatory,
+                profile_redemption_limit=profile_redemption_limit,
             )
     except IntegrityError:
         if Coupon.objects.filter(application=application, value=code).exists():
@@ -300,3 +487,189 @@ def _check(*, code: str, usage_limit: int, discount_limit: Decimal) -> None:
         raise CouponInvalid("usage_limit", f"is between 0 and {COUPON_COUNT_LIMIT_MAX}")
     if not discount_limit.is_finite() or not 0 <= discount_limit < _MONEY_MAX:
         raise CouponInvalid("discount_limit", f"is at least 0 and below {_MONEY_MAX}")
+
+
+# --------------------------------------------------------------------------------------------
+# Reservations
+
+MAX_RESERVATIONS_PER_REQUEST: Final = 1_000
+"""The most customers one call reserves a coupon for, or cancels (Talon.One's ``maxItems``)."""
+
+
+class CouponReservationLimitReached(Exception):
+    """Reserving the coupon for these customers would pass its ``reservation_limit``."""
+
+    def __init__(self, coupon: Coupon, added: int) -> None:
+        super().__init__(
+            f"the coupon {coupon.value!r} can be reserved {coupon.reservation_limit} times; "
+            f"{added} more reservations would pass that"
+        )
+        self.coupon = coupon
+        self.added = added
+
+
+def coupon_reserve(
+    *,
+    application: Application,
+    value: str,
+    integration_ids: Sequence[str],
+    now: datetime,
+) -> Coupon:
+    """Reserve the coupon ``value`` for each customer of ``integration_ids``, in one
+    transaction; the coupon, with its counters as they now are.
+
+    A customer the application does not know yet is created (as a session naming a new
+    ``profileId`` creates it; ``last_activity`` is its creation, reserving does not move it
+    for a known customer). A customer who already holds a reservation keeps it: reserving
+    twice is reserving once. The reservations are counted in ``reservation_counter``, which
+    never passes ``reservation_limit``: when the new ones would pass it, none is made, no
+    customer is created, and ``CouponReservationLimitReached`` is raised.
+
+    Talon.One's endpoint ignores the reservation limit (only its ``reserveCoupon`` effect
+    honours it); here the limit holds for every reservation.
+
+    Raises ``Coupon.DoesNotExist`` when the application has no coupon ``value`` and
+    ``CouponInvalid`` for an integration id that is empty or too long, or too many of them.
+    """
+    ids = _integration_ids(integration_ids)
+    coupon = _coupon_by_value(application=application, value=value)
+    if not ids:
+        return coupon
+    with transaction.atomic():
+        profile_ids = _profiles_get_or_create(application=application, integration_ids=ids, now=now)
+        added = _reservations_insert(coupon=coupon, profile_ids=profile_ids, now=now)
+        if added:
+            counted = (
+                Coupon.objects.filter(pk=coupon.pk)
+                .filter(
+                    Q(reservation_limit=0)
+                    | Q(reservation_counter__lte=F("reservation_limit") - added)
+                )
+                .update(reservation_counter=F("reservation_counter") + added)
+            )
+            if not counted:
+                raise CouponReservationLimitReached(coupon, added)
+    coupon.refresh_from_db()
+    return coupon
+
+
+def coupon_unreserve(
+    *, application: Application, value: str, integration_ids: Sequence[str]
+) -> int:
+    """Cancel the reservations of the coupon ``value`` held by the customers of
+    ``integration_ids``, in one transaction; how many there were. A customer without one (or
+    unknown to the application) is passed over.
+
+    Raises ``Coupon.DoesNotExist`` when the application has no coupon ``value`` and
+    ``CouponInvalid`` as ``coupon_reserve`` does.
+    """
+    ids = _integration_ids(integration_ids)
+    coupon = _coupon_by_value(application=application, value=value)
+    if not ids:
+        return 0
+    with transaction.atomic():
+        # Locked in profile order, as reserving inserts them, then deleted: what this call
+        # locked, no other call deletes, so the count taken off is exactly what it removed.
+        removed = list(
+            CouponReservation.objects.select_for_update(of=("self",))
+            .filter(
+                coupon=coupon,
+                profile__application=application,
+                profile__integration_id__in=ids,
+            )
+            .order_by("profile_id")
+            .values_list("pk", flat=True)
+        )
+        if not removed:
+            return 0
+        CouponReservation.objects.filter(pk__in=removed).delete()
+        # A count a forgotten customer left behind stays at 0 rather than failing the call.
+        Coupon.objects.filter(pk=coupon.pk).update(
+            reservation_counter=Greatest(F("reservation_counter") - len(removed), 0)
+        )
+    return len(removed)
+
+
+def coupon_reservations_list(*, application: Application, value: str) -> list[CustomerProfile]:
+    """The customers holding a reservation of the coupon ``value``, the earliest reservation
+    first. Raises ``Coupon.DoesNotExist`` when the application has no such coupon."""
+    coupon = _coupon_by_value(application=application, value=value)
+    reservations = (
+        CouponReservation.objects.filter(coupon=coupon)
+        .select_related("profile")
+        .order_by("created", "id")
+    )
+    return [reservation.profile for reservation in reservations]
+
+
+def _coupon_by_value(*, application: Application, value: str) -> Coupon:
+    coupon = coupons_find(application=application, values=[value]).get(value)
+    if coupon is None:
+        raise Coupon.DoesNotExist(f"the application has no coupon {value!r}")
+    return coupon
+
+
+def _integration_ids(integration_ids: Sequence[str]) -> list[str]:
+    """The distinct integration ids, sorted (the order rows are created and locked in)."""
+    if len(integration_ids) > MAX_RESERVATIONS_PER_REQUEST:
+        raise CouponInvalid(
+            "integration_ids", f"has at most {MAX_RESERVATIONS_PER_REQUEST} integration ids"
+        )
+    for integration_id in integration_ids:
+        if not 0 < len(integration_id) <= INTEGRATION_ID_MAX_LENGTH:
+            raise CouponInvalid(
+                "integration_ids",
+                f"holds integration ids of 1 to {INTEGRATION_ID_MAX_LENGTH} characters",
+            )
+    return sorted(set(integration_ids))
+
+
+def _profiles_get_or_create(
+    *, application: Application, integration_ids: Sequence[str], now: datetime
+) -> list[int]:
+    """The ids of the application's profiles ``integration_ids``, those missing created, in
+    ascending order. Created in integration id order, so that two calls creating the same
+    profiles wait for each other rather than deadlock; one created meanwhile by another
+    request is taken as it is."""
+    scoped = CustomerProfile.objects.filter(
+        application=application, integration_id__in=integration_ids
+    )
+    existing = set(scoped.values_list("integration_id", flat=True))
+    missing = [id_ for id_ in integration_ids if id_ not in existing]
+    if missing:
+        CustomerProfile.objects.bulk_create(
+            [
+                CustomerProfile(application=application, integration_id=id_, last_activity=now)
+                for id_ in missing
+            ],
+            ignore_conflicts=True,
+        )
+    return sorted(scoped.values_list("pk", flat=True))
+
+
+def _reservations_insert(*, coupon: Coupon, profile_ids: Sequence[int], now: datetime) -> int:
+    """Insert the coupon's reservations for ``profile_ids`` that do not exist yet, in profile
+    order; how many were inserted (``RETURNING``: the ORM's ``bulk_create`` does not say which
+    rows a conflict skipped). A reservation being inserted by a concurrent call makes this one
+    wait for it, then skip it once committed."""
+    meta = CouponReservation._meta
+    quote = connection.ops.quote_name
+    coupon_column = quote(meta.get_field("coupon").column)
+    profile_column = quote(meta.get_field("profile").column)
+    created = meta.get_field("created")
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608 (names only)
+        f"({coupon_column}, {profile_column}, {quote(created.column)}) "
+        f"SELECT %s, given.profile, %s FROM unnest(%s::bigint[]) AS given(profile) "
+        f"ORDER BY given.profile "
+        f"ON CONFLICT ({coupon_column}, {profile_column}) DO NOTHING "
+        f"RETURNING {profile_column}"
+    )
+    params: list[Any] = [
+        coupon.pk,
+        created.get_db_prep_save(now, connection),
+        list(profile_ids),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return len(cursor.fetchall())

@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.attribute_updates import attribute_changes
@@ -45,6 +45,8 @@ from campaigns.compiled import compiled_campaigns_get
 from campaigns.evaluation import Exclusion, profile_binding, stored_value, typed_attributes
 from campaigns.models import (
     Application,
+    Coupon,
+    CouponReservation,
     CustomerProfile,
     CustomerSession,
     EffectRecord,
@@ -348,6 +350,16 @@ def customer_data_delete(*, application: Application, integration_id: str) -> Cu
         _, sessions = CustomerSession.objects.filter(
             application=application, profile=profile
         ).delete()
+        # Their coupon reservations go with the profile; the coupons count them no more.
+        reserved = list(
+            CouponReservation.objects.filter(profile=profile)
+            .order_by("coupon_id")
+            .values_list("coupon_id", flat=True)
+        )
+        for coupon_id in reserved:  # in id order, the coupons' lock order
+            Coupon.objects.filter(pk=coupon_id, reservation_counter__gt=0).update(
+                reservation_counter=F("reservation_counter") - 1
+            )
         # The stored idempotent answers go with the profile (CASCADE, see the module).
         _, forgotten = profile.delete()
     return CustomerDataDeletion(

@@ -40,8 +40,16 @@ the session saved. States follow Talon.One (DESIGN.md §4 step 5): an update mov
   evaluation so that what the rules set is saved with it.
 - ``dry`` evaluates and answers the same way, then rolls the transaction back.
 
-Not yet here: coupons, referrals, budgets and loyalty (issue 5), whose rollbacks will join
-``rollbackDiscount`` here.
+- Coupons (``campaigns.coupon_evaluation``, ``campaigns.services.coupons``): each campaign sees
+  its own coupon; every code gets ``acceptCoupon`` or ``rejectCoupon``. Budgets
+  (``campaigns.services.budgets``): effects are made to fit their campaigns' budgets as they
+  stand. Closing redeems the accepted coupons and spends the budgets, all or none, by
+  conditional updates in the database; when another session took a coupon's last use or a
+  budget's room first, the session is evaluated again as things now stand (each retry follows
+  a spend by someone else, so it ends). Cancelling, reopening and returning everything give both
+  back once (``rollbackCoupon``).
+
+Not yet here: referrals and loyalty (issue 5), whose rollbacks will join the others here.
 """
 
 from __future__ import annotations
@@ -57,7 +65,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from campaigns.attribute_updates import attribute_changes
-from campaigns.compiled import CampaignsEvaluation, cascade_settings, compiled_campaigns_get
+from campaigns.compiled import (
+    CampaignsEvaluation,
+    CompiledCampaigns,
+    cascade_settings,
+    compiled_campaigns_get,
+)
 from campaigns.coupon_evaluation import coupon_bindings, coupon_effects, coupons_used
 from campaigns.evaluation import (
     ZERO,
@@ -82,16 +95,28 @@ from campaigns.models import (
 )
 from campaigns.models.customers import SessionState
 from campaigns.rows import session_locked, session_write
+from campaigns.services.budgets import (
+    Budget,
+    Counted,
+    budget_spends_roll_back,
+    budgets_apply,
+    budgets_of,
+    budgets_remaining,
+    budgets_spend,
+)
 from campaigns.services.coupons import (
-    coupon_redeem,
+    coupon_redeem_explained,
     coupon_redemptions_roll_back,
     coupon_rejection,
     coupons_find,
+    coupons_profile_redemptions,
+    coupons_reserved,
 )
 from campaigns.services.customers import profile_attributes_merge
 from rules.effects import (
     AcceptCoupon,
     CouponRejectionReason,
+    RejectCoupon,
     RollbackCoupon,
     RollbackDiscount,
     SetDiscount,
@@ -366,23 +391,43 @@ def _update(
             coupons=coupons.bindings(custom_types.get("Coupon", {})),
         )
         verdicts = coupons.verdicts(result, compiled.coupon_rules)
+        effects = apply_discounts(
+            result.effects,
+            session_total=session.total,
+            items=item_data,
+            minor_units=application.minor_units,
+        )
+        effects, over_budget, taken = _within_budgets(
+            [*verdicts, *effects],
+            compiled=compiled,
+            application=application,
+            session=session,
+            profile=profile,
+            coupons=coupons,
+            now=now,
+        )
+        exhausted = [
+            code
+            for code in _rejected(effects, CouponRejectionReason.CAMPAIGN_LIMIT_REACHED)
+            if coupons.rejections.get(code) is None
+        ]
+        if exhausted:
+            # A coupon its campaign may redeem no more is not valid: evaluate without it.
+            reason = CouponRejectionReason.CAMPAIGN_LIMIT_REACHED
+            coupons = coupons.refusing(dict.fromkeys(exhausted, reason))
+            continue
         if target != CLOSED:
             break
-        # Closing redeems the accepted coupons; one another session took the last use of is
-        # rejected, and the session is evaluated again without it.
-        refused_codes = _redeem(
-            coupons.accepted(verdicts), session=session, profile=profile, now=now
+        # Closing redeems the accepted coupons and spends the budgets. A coupon another
+        # session took the last use of is rejected and the session evaluated again without
+        # it; a budget another session spent meanwhile, evaluated again as it now stands.
+        refused_codes, spent = _redeem(
+            coupons.accepted(effects), taken, session=session, profile=profile, now=now
         )
-        if not refused_codes:
+        if refused_codes:
+            coupons = coupons.refusing(refused_codes)
+        elif spent:
             break
-        coupons = coupons.refusing(refused_codes, CouponRejectionReason.COUPON_LIMIT_REACHED)
-    effects = apply_discounts(
-        result.effects,
-        session_total=session.total,
-        items=item_data,
-        minor_units=application.minor_units,
-    )
-    effects = [*verdicts, *effects]
     effects, refused, changes = attribute_changes(
         effects,
         types=custom_types,
@@ -409,7 +454,7 @@ def _update(
         items,
         profile,
         effects,
-        [*result.failures, *refused],
+        [*result.failures, *over_budget, *refused],
         application,
         known=compiled.names,
         set_aside=result.set_aside(),
@@ -439,21 +484,31 @@ class _SessionCoupons:
         """The session's codes, looked up (one query; none when the session has no code)."""
         distinct = tuple(dict.fromkeys(codes))
         found = coupons_find(application=application, values=distinct) if distinct else {}
+        # What the customer's reservations and earlier redemptions allow: a query each, only
+        # for coupons that need a reservation or limit each customer's uses.
+        reserved = coupons_reserved(
+            coupons=[c for c in found.values() if c.is_reservation_mandatory], profile=profile
+        )
+        redemptions = coupons_profile_redemptions(
+            coupons=[c for c in found.values() if c.profile_redemption_limit], profile=profile
+        )
         rejections = {
             code: coupon_rejection(
-                found.get(code),
+                coupon,
                 now=now,
                 profile_integration_id=profile.integration_id if profile is not None else None,
                 running_campaign_ids=running,
+                reserved_by_profile=coupon is not None and coupon.pk in reserved,
+                profile_redemptions=redemptions.get(coupon.pk, 0) if coupon is not None else 0,
             )
             for code in distinct
+            for coupon in (found.get(code),)
         }
         return cls(distinct, found, rejections)
 
-    def refusing(self, codes: Collection[str], reason: CouponRejectionReason) -> _SessionCoupons:
-        """The same codes, ``codes`` refused for ``reason``."""
-        rejections = {**self.rejections, **dict.fromkeys(codes, reason)}
-        return _SessionCoupons(self.codes, self.found, rejections)
+    def refusing(self, refused: Mapping[str, CouponRejectionReason]) -> _SessionCoupons:
+        """The same codes, those of ``refused`` refused for their reasons."""
+        return _SessionCoupons(self.codes, self.found, {**self.rejections, **refused})
 
     def used(self) -> dict[int, str]:
         return coupons_used(self.codes, self.found, self.rejections)
@@ -491,28 +546,80 @@ class _SessionCoupons:
 
 def _redeem(
     coupons: Sequence[tuple[str, Coupon]],
+    taken: Mapping[Budget, Decimal],
     *,
     session: CustomerSession,
     profile: CustomerProfile | None,
     now: datetime,
-) -> list[str]:
-    """Redeem ``coupons`` for the session, all or none: the codes that could not be (their
-    usage limit reached); when there are any, nothing is redeemed. Coupons are locked in the
-    order of their ids (the session's row is locked first, by the caller), so that two sessions
-    redeeming the same coupons cannot deadlock."""
-    if not coupons:
-        return []
-    refused = []
+) -> tuple[dict[str, CouponRejectionReason], bool]:
+    """Redeem ``coupons`` for the session and spend ``taken`` of the budgets, all or none: the
+    codes that could not be redeemed, with why (a usage limit reached, a reservation gone …),
+    and whether the budgets had room; unless every coupon was redeemed and every budget spent,
+    nothing is. Coupons are locked in the order of their ids, then budget counters in theirs
+    (the session's row is locked first, by the caller), so that two sessions sharing them
+    cannot deadlock."""
+    if not coupons and not taken:
+        return {}, True
+    refused: dict[str, CouponRejectionReason] = {}
+    spent = True
     with transaction.atomic():
         for code, coupon in sorted(coupons, key=lambda pair: pair[1].pk):
-            if not coupon_redeem(coupon=coupon, session=session, profile=profile, now=now):
-                refused.append(code)
-        if refused:
+            reason = coupon_redeem_explained(
+                coupon=coupon, session=session, profile=profile, now=now
+            )
+            if reason is not None:
+                refused[code] = reason
+        if not refused:
+            spent = budgets_spend(taken, session_id=session.pk, now=now)
+        if refused or not spent:
             transaction.set_rollback(True)
-    if not refused:
+    if not refused and spent:
         for _, coupon in coupons:
             coupon.refresh_from_db(fields=["usage_counter"])  # as the answer shows it
-    return refused
+    return refused, spent
+
+
+def _rejected(effects: Sequence[FiredEffect], reason: CouponRejectionReason) -> list[str]:
+    """The codes ``effects`` reject for ``reason``."""
+    return [
+        fired.effect.value
+        for fired in effects
+        if isinstance(fired.effect, RejectCoupon) and fired.effect.rejection_reason == reason
+    ]
+
+
+def _within_budgets(
+    effects: list[FiredEffect],
+    *,
+    compiled: CompiledCampaigns,
+    application: Application,
+    session: CustomerSession,
+    profile: CustomerProfile | None,
+    coupons: _SessionCoupons,
+    now: datetime,
+) -> tuple[list[FiredEffect], list[RuleFailure], dict[Budget, Decimal]]:
+    """The effects that fit their campaigns' budgets as they now stand, the failures of those
+    that do not, and what the fitting ones take (``campaigns.services.budgets``). No query
+    when no campaign that produced an effect has a budget."""
+    if not any(fired.rule.ruleset in compiled.limits for fired in effects):
+        return effects, [], {}
+    counted = Counted(
+        session_id=session.pk,
+        profile_id=profile.pk if profile is not None else None,
+        identifiers=tuple(session.identifiers),
+        coupons={coupon.campaign_id: coupon.pk for _, coupon in coupons.accepted(effects)},
+    )
+    timezone = application.timezone
+    budgets = budgets_of(effects, compiled.limits, counted, now=now, timezone=timezone)
+    return budgets_apply(
+        effects,
+        compiled.limits,
+        counted,
+        budgets_remaining(budgets),
+        partial=application.enable_partial_discounts,
+        now=now,
+        timezone=timezone,
+    )
 
 
 def _profile(
@@ -790,8 +897,9 @@ def _roll_back_all(*, session: CustomerSession, now: datetime) -> list[FiredEffe
             rollbacks.append(FiredEffect(_ref(record), RollbackCoupon(value=value)))
     if records:
         EffectRecord.objects.filter(pk__in=[r.pk for r in records]).update(rolled_back_at=now)
-    # The uses closing took, given back once (a second roll-back finds none).
+    # The uses and budgets closing took, given back once (a second roll-back finds none).
     coupon_redemptions_roll_back(session=session, now=now)
+    budget_spends_roll_back(session_id=session.pk, now=now)
     return rollbacks
 
 

@@ -247,13 +247,24 @@ def test_saving_a_campaign_invalidates_the_compiled_rules(
             "rulesets-MAX_NUM_FORMS": 1000,
             "rulesets-0-id": campaign.active_ruleset_id,
             "rulesets-0-campaign": campaign.pk,
+            "limits-TOTAL_FORMS": 1,
+            "limits-INITIAL_FORMS": 0,
+            "limits-MIN_NUM_FORMS": 0,
+            "limits-MAX_NUM_FORMS": 1000,
+            "limits-0-action": "setDiscount",
+            "limits-0-limit": "100.00",
+            "limits-0-period": "monthly",
+            "limits-0-entities": '["Profile"]',
         },
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.DISABLED
-    assert Application.objects.get(pk=campaign.application_id).rules_version == before + 1
+    [limit] = campaign.limits.all()
+    assert (limit.action, limit.period, limit.entities) == ("setDiscount", "monthly", ["Profile"])
+    # Invalidated after the campaign and again after its budgets (an inline) are saved.
+    assert Application.objects.get(pk=campaign.application_id).rules_version == before + 2
 
 
 def test_saving_application_settings_keeps_a_concurrent_bump(

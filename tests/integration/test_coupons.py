@@ -222,8 +222,9 @@ def test_codes_follow_the_applications_case_sensitivity(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("attempt", range(3))  # a race: run it more than once
 def test_a_hundred_sessions_closing_at_once_redeem_a_coupon_of_ten_uses_ten_times(
-    auth: dict[str, str], application: Application
+    auth: dict[str, str], application: Application, attempt: int
 ) -> None:
     coupon = CouponFactory(campaign=coupon_campaign(application), value="TEN", usage_limit=10)
     start = threading.Barrier(25)
@@ -245,3 +246,70 @@ def test_a_hundred_sessions_closing_at_once_redeem_a_coupon_of_ten_uses_ten_time
     coupon.refresh_from_db()
     assert coupon.usage_counter == 10
     assert CouponRedemption.objects.filter(coupon=coupon, rolled_back_at=None).count() == 10
+
+
+def test_a_coupon_that_needs_a_reservation_is_only_for_who_reserved_it(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    CouponFactory(campaign=coupon_campaign(application), value="VIP", is_reservation_mandatory=True)
+    response = client.post(
+        "/v1/coupon_reservations/VIP",
+        data=dumps({"integrationIDs": ["customer-of-s-1"]}),
+        content_type="application/json",
+        headers=auth,
+    )
+    assert response.status_code == 201, response.content
+    assert verdicts(put(client, auth, "s-1", ["VIP"])) == [("acceptCoupon", "VIP", None)]
+    assert verdicts(put(client, auth, "s-2", ["VIP"])) == [
+        ("rejectCoupon", "VIP", "CouponReservationRequired")
+    ]
+
+
+def test_a_customer_redeems_a_coupon_at_most_their_limit(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    coupon = CouponFactory(
+        campaign=coupon_campaign(application),
+        value="TWICE",
+        usage_limit=0,
+        profile_redemption_limit=1,
+    )
+
+    def close(session: str) -> Any:
+        body = {
+            "customerSession": {
+                "profileId": "ann",
+                "state": "closed",
+                "couponCodes": ["TWICE"],
+                "cartItems": [{"sku": "SKU-1", "quantity": 1, "price": Decimal("50.00")}],
+            }
+        }
+        response = client.put(
+            f"/v2/customer_sessions/{session}",
+            data=dumps(body),
+            content_type="application/json",
+            headers=auth,
+        )
+        return json.loads(response.content, parse_float=Decimal)
+
+    assert verdicts(close("s-1")) == [("acceptCoupon", "TWICE", None)]
+    assert verdicts(close("s-2")) == [("rejectCoupon", "TWICE", "ProfileLimitReached")]
+    coupon.refresh_from_db()
+    assert coupon.usage_counter == 1
+
+
+def test_forgetting_a_customer_frees_their_reservations(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    coupon = CouponFactory(campaign=coupon_campaign(application), value="R", reservation_limit=1)
+    client.post(
+        "/v1/coupon_reservations/R",
+        data=dumps({"integrationIDs": ["leaving"]}),
+        content_type="application/json",
+        headers=auth,
+    )
+    coupon.refresh_from_db()
+    assert coupon.reservation_counter == 1
+    assert client.delete("/v1/customer_data/leaving", headers=auth).status_code == 204
+    coupon.refresh_from_db()
+    assert coupon.reservation_counter == 0

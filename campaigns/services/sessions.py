@@ -71,7 +71,13 @@ from campaigns.compiled import (
     cascade_settings,
     compiled_campaigns_get,
 )
-from campaigns.coupon_evaluation import coupon_bindings, coupon_effects, coupons_used
+from campaigns.coupon_evaluation import (
+    coupon_bindings,
+    coupon_effects,
+    coupons_used,
+    referral_binding,
+    referral_effect,
+)
 from campaigns.evaluation import (
     ZERO,
     Exclusion,
@@ -92,6 +98,7 @@ from campaigns.models import (
     CustomerSession,
     EffectRecord,
     Event,
+    Referral,
 )
 from campaigns.models.customers import SessionState
 from campaigns.rows import session_locked, session_write
@@ -113,12 +120,22 @@ from campaigns.services.coupons import (
     coupons_reserved,
 )
 from campaigns.services.customers import profile_attributes_merge
+from campaigns.services.referrals import (
+    referral_friend_already_referred,
+    referral_redeem_explained,
+    referral_redemptions_roll_back,
+    referral_rejection,
+    referrals_find,
+)
 from rules.effects import (
     AcceptCoupon,
+    AcceptReferral,
     CouponRejectionReason,
+    ReferralRejectionReason,
     RejectCoupon,
     RollbackCoupon,
     RollbackDiscount,
+    RollbackReferral,
     SetDiscount,
     SetDiscountPerItem,
     effect_from_props,
@@ -383,14 +400,24 @@ def _update(
         running=compiled.names,
         now=now,
     )
+    referral = _SessionReferral.look_up(
+        application=application,
+        code=session.referral_code,
+        session=session,
+        profile=profile,
+        running=compiled.names,
+        now=now,
+    )
     while True:
         result = compiled.evaluate(
             binding,
             now=now,
             cascade=cascade_settings(application),
             coupons=coupons.bindings(custom_types.get("Coupon", {})),
+            referrals=referral.bindings(custom_types.get("Referral", {})),
         )
         verdicts = coupons.verdicts(result, compiled.coupon_rules)
+        verdicts += referral.verdict(result, compiled.referral_rules)
         effects = apply_discounts(
             result.effects,
             session_total=session.total,
@@ -418,15 +445,22 @@ def _update(
             continue
         if target != CLOSED:
             break
-        # Closing redeems the accepted coupons and spends the budgets. A coupon another
-        # session took the last use of is rejected and the session evaluated again without
-        # it; a budget another session spent meanwhile, evaluated again as it now stands.
-        refused_codes, spent = _redeem(
-            coupons.accepted(effects), taken, session=session, profile=profile, now=now
+        # Closing redeems the accepted coupons and referral and spends the budgets. A code
+        # another session took the last use of is rejected and the session evaluated again
+        # without it; a budget another session spent meanwhile, evaluated again as it stands.
+        refused_codes, refused_referral, spent = _redeem(
+            coupons.accepted(effects),
+            referral.accepted(effects),
+            taken,
+            session=session,
+            profile=profile,
+            now=now,
         )
         if refused_codes:
             coupons = coupons.refusing(refused_codes)
-        elif spent:
+        if refused_referral is not None:
+            referral = referral.refusing(refused_referral)
+        if not refused_codes and refused_referral is None and spent:
             break
     effects, refused, changes = attribute_changes(
         effects,
@@ -546,21 +580,23 @@ class _SessionCoupons:
 
 def _redeem(
     coupons: Sequence[tuple[str, Coupon]],
+    referral: Referral | None,
     taken: Mapping[Budget, Decimal],
     *,
     session: CustomerSession,
     profile: CustomerProfile | None,
     now: datetime,
-) -> tuple[dict[str, CouponRejectionReason], bool]:
-    """Redeem ``coupons`` for the session and spend ``taken`` of the budgets, all or none: the
-    codes that could not be redeemed, with why (a usage limit reached, a reservation gone …),
-    and whether the budgets had room; unless every coupon was redeemed and every budget spent,
-    nothing is. Coupons are locked in the order of their ids, then budget counters in theirs
-    (the session's row is locked first, by the caller), so that two sessions sharing them
-    cannot deadlock."""
-    if not coupons and not taken:
-        return {}, True
+) -> tuple[dict[str, CouponRejectionReason], ReferralRejectionReason | None, bool]:
+    """Redeem ``coupons`` and ``referral`` for the session and spend ``taken`` of the budgets,
+    all or none: the codes that could not be redeemed, with why (a usage limit reached, a
+    reservation gone …), why the referral could not be, and whether the budgets had room;
+    unless everything was redeemed and spent, nothing is. Coupons are locked in the order of
+    their ids, then the referral, then budget counters in theirs (the session's row is locked
+    first, by the caller), so that two sessions sharing them cannot deadlock."""
+    if not coupons and referral is None and not taken:
+        return {}, None, True
     refused: dict[str, CouponRejectionReason] = {}
+    refused_referral = None
     spent = True
     with transaction.atomic():
         for code, coupon in sorted(coupons, key=lambda pair: pair[1].pk):
@@ -569,14 +605,88 @@ def _redeem(
             )
             if reason is not None:
                 refused[code] = reason
-        if not refused:
+        if not refused and referral is not None:
+            refused_referral = referral_redeem_explained(
+                referral=referral, session=session, profile=profile, now=now
+            )
+        if not refused and refused_referral is None:
             spent = budgets_spend(taken, session_id=session.pk, now=now)
-        if refused or not spent:
+        if refused or refused_referral is not None or not spent:
             transaction.set_rollback(True)
-    if not refused and spent:
-        for _, coupon in coupons:
-            coupon.refresh_from_db(fields=["usage_counter"])  # as the answer shows it
-    return refused, spent
+            return refused, refused_referral, spent
+    for _, coupon in coupons:
+        coupon.refresh_from_db(fields=["usage_counter"])  # as the answer shows it
+    return refused, refused_referral, spent
+
+
+@dataclass(frozen=True)
+class _SessionReferral:
+    """The session's referral code in one evaluation: the referral, if it exists, and why it
+    cannot be used, if it cannot (``campaigns.coupon_evaluation``)."""
+
+    code: str
+    referral: Referral | None = None
+    rejection: ReferralRejectionReason | None = None
+
+    @classmethod
+    def look_up(
+        cls,
+        *,
+        application: Application,
+        code: str,
+        session: CustomerSession,
+        profile: CustomerProfile | None,
+        running: Collection[int],
+        now: datetime,
+    ) -> _SessionReferral:
+        """The session's referral code, looked up (no query when the session has none)."""
+        if not code:
+            return cls("")
+        referral = referrals_find(application=application, codes=[code]).get(code)
+        already = referral is not None and referral_friend_already_referred(
+            referral=referral, profile=profile, session=session
+        )
+        rejection = referral_rejection(
+            referral,
+            now=now,
+            profile_integration_id=profile.integration_id if profile is not None else None,
+            running_campaign_ids=running,
+            already_referred=already,
+        )
+        return cls(code, referral, rejection)
+
+    def refusing(self, reason: ReferralRejectionReason) -> _SessionReferral:
+        return _SessionReferral(self.code, self.referral, reason)
+
+    def bindings(self, types: Mapping[str, Type]) -> dict[int, dict[str, Any]] | None:
+        """Campaign id → the ``Referral`` its rules see; None without a referral."""
+        if self.referral is None:
+            return None
+        valid = self.rejection is None
+        binding = referral_binding(self.referral, valid=valid, types=types)
+        return {self.referral.campaign_id: binding}
+
+    def verdict(
+        self, result: CampaignsEvaluation, referral_rules: Mapping[tuple[int, int], str]
+    ) -> list[FiredEffect]:
+        """``acceptReferral`` or ``rejectReferral`` for the code; none without a code."""
+        if not self.code:
+            return []
+        effect = referral_effect(
+            self.code,
+            self.referral,
+            self.rejection,
+            fired=result.fired,
+            referral_rules=referral_rules,
+            set_aside=result.set_aside(),
+        )
+        return [effect]
+
+    def accepted(self, effects: Sequence[FiredEffect]) -> Referral | None:
+        """The referral, when ``effects`` accept it."""
+        if any(isinstance(fired.effect, AcceptReferral) for fired in effects):
+            return self.referral
+        return None
 
 
 def _rejected(effects: Sequence[FiredEffect], reason: CouponRejectionReason) -> list[str]:
@@ -807,7 +917,7 @@ def _record(
 ) -> EffectRecord:
     return EffectRecord(
         application=application,
-        campaign_id=fired.rule.ruleset,
+        campaign_id=fired.rule.ruleset or None,  # 0: a code that belongs to no campaign
         ruleset_id=ruleset_id,
         session=session,
         profile_id=profile_id,
@@ -859,7 +969,7 @@ def _live_records(session: CustomerSession) -> list[EffectRecord]:
 
 
 def _ref(record: EffectRecord) -> RuleRef:
-    return RuleRef(record.campaign_id, record.rule_index, record.rule_name)
+    return RuleRef(record.campaign_id or 0, record.rule_index, record.rule_name)
 
 
 def _rollback(effect: SetDiscount | SetDiscountPerItem, value: Decimal) -> RollbackDiscount:
@@ -895,10 +1005,14 @@ def _roll_back_all(*, session: CustomerSession, now: datetime) -> list[FiredEffe
         elif record.effect_type == AcceptCoupon.effect_type:
             value = str(record.props.get("value", ""))
             rollbacks.append(FiredEffect(_ref(record), RollbackCoupon(value=value)))
+        elif record.effect_type == AcceptReferral.effect_type:
+            value = str(record.props.get("value", ""))
+            rollbacks.append(FiredEffect(_ref(record), RollbackReferral(value=value)))
     if records:
         EffectRecord.objects.filter(pk__in=[r.pk for r in records]).update(rolled_back_at=now)
     # The uses and budgets closing took, given back once (a second roll-back finds none).
     coupon_redemptions_roll_back(session=session, now=now)
+    referral_redemptions_roll_back(session=session, now=now)
     budget_spends_roll_back(session_id=session.pk, now=now)
     return rollbacks
 

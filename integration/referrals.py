@@ -23,8 +23,7 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
-from campaigns.evaluation import typed_attributes
-from campaigns.models import Campaign, Referral
+from campaigns.models import Campaign
 from campaigns.models.attributes import AttributeEntity
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH
 from campaigns.models.referrals import REFERRAL_USAGE_LIMIT_MAX
@@ -44,8 +43,8 @@ from integration.payloads import (
     Problem,
     _attributes,
 )
-from integration.render import ReferralView, dumps, render_referral
-from integration.sessions import JSON
+from integration.render import dumps, render_referral
+from integration.sessions import JSON, referral_view
 from integration.views import IntegrationView
 from rules.values import parse_rfc3339
 
@@ -156,24 +155,6 @@ def _time(value: Any, pointer: str, problems: list[Problem]) -> datetime | None:
     return moment
 
 
-def referral_view(referral: Referral, *, attributes: dict[str, Any]) -> ReferralView:
-    """The referral as Talon.One shows it; ``attributes`` read back as their types."""
-    return ReferralView(
-        id=referral.pk,
-        created=referral.created,
-        campaign_id=referral.campaign_id,
-        advocate_profile_integration_id=referral.advocate_profile_integration_id,
-        code=referral.code,
-        usage_counter=referral.usage_counter,
-        usage_limit=referral.usage_limit,
-        start_date=referral.start_date,
-        expiry_date=referral.expiry_date,
-        friend_profile_integration_id=referral.friend_profile_integration_id or None,
-        attributes=attributes,
-        batch_id=referral.batch_id or None,
-    )
-
-
 class ReferralsView(IntegrationView):
     """Create a referral code for an advocate (``POST``)."""
 
@@ -194,8 +175,7 @@ class ReferralsView(IntegrationView):
             usage_limit=new.usage_limit,
             attributes=new.attributes,
         )
-        types = schema.types.get(AttributeEntity.REFERRAL.value, {})
-        view = referral_view(referral, attributes=typed_attributes(referral.attributes, types))
+        view = referral_view(referral, types=schema.types)
         return HttpResponse(
             dumps(render_referral(view)), content_type=JSON, status=HTTPStatus.CREATED
         )

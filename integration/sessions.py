@@ -14,7 +14,7 @@ from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
 from campaigns.evaluation import Exclusion, typed_attributes
-from campaigns.models import CartItem, Coupon, CustomerProfile, CustomerSession
+from campaigns.models import CartItem, Coupon, CustomerProfile, CustomerSession, Referral
 from campaigns.selectors import customer_session_get
 from campaigns.services.sessions import SessionOutcome, customer_session_update
 from integration.errors import BadRequest, ErrorItem, NotFound
@@ -23,6 +23,7 @@ from integration.render import (
     CartItemView,
     CouponView,
     ProfileView,
+    ReferralView,
     SessionView,
     dumps,
     render_customer_session,
@@ -79,6 +80,11 @@ class CustomerSessionView(IntegrationView):
                 coupons=[coupon_view(coupon) for coupon in outcome.coupons]
                 if "coupons" in update.response_content
                 else (),
+                created_coupons=[coupon_view(coupon) for coupon in outcome.created_coupons],
+                created_referrals=[
+                    referral_view(referral, types=schema.types)
+                    for referral in outcome.created_referrals
+                ],
             )
         )
 
@@ -198,6 +204,24 @@ def coupon_view(coupon: Coupon) -> CouponView:
         attributes=coupon.attributes,
         recipient_integration_id=coupon.recipient_integration_id or None,
         batch_id=coupon.batch_id or None,
+    )
+
+
+def referral_view(referral: Referral, *, types: Types) -> ReferralView:
+    """The referral as Talon.One shows it; its attributes read back as their types."""
+    return ReferralView(
+        id=referral.pk,
+        created=referral.created,
+        campaign_id=referral.campaign_id,
+        advocate_profile_integration_id=referral.advocate_profile_integration_id,
+        code=referral.code,
+        usage_counter=referral.usage_counter,
+        usage_limit=referral.usage_limit,
+        start_date=referral.start_date,
+        expiry_date=referral.expiry_date,
+        friend_profile_integration_id=referral.friend_profile_integration_id or None,
+        attributes=typed_attributes(referral.attributes, types.get("Referral", {})),
+        batch_id=referral.batch_id or None,
     )
 
 

@@ -112,6 +112,8 @@ from campaigns.services.budgets import (
     budgets_spend,
 )
 from campaigns.services.coupons import (
+    CouponExists,
+    coupon_create,
     coupon_redeem_explained,
     coupon_redemptions_roll_back,
     coupon_rejection,
@@ -121,6 +123,8 @@ from campaigns.services.coupons import (
 )
 from campaigns.services.customers import profile_attributes_merge
 from campaigns.services.referrals import (
+    referral_code_generate,
+    referral_create,
     referral_friend_already_referred,
     referral_redeem_explained,
     referral_redemptions_roll_back,
@@ -131,6 +135,8 @@ from rules.effects import (
     AcceptCoupon,
     AcceptReferral,
     CouponRejectionReason,
+    CreateCoupon,
+    CreateReferral,
     ReferralRejectionReason,
     RejectCoupon,
     RollbackCoupon,
@@ -210,6 +216,10 @@ class SessionOutcome:
     """Rules that fired in campaigns their evaluation group set aside, with why."""
     coupons: Sequence[Coupon] = ()
     """The coupons of the session's codes that exist (``coupons`` in a response)."""
+    created_coupons: Sequence[Coupon] = ()
+    """The coupons closing created (``createCoupon``)."""
+    created_referrals: Sequence[Referral] = ()
+    """The referral codes closing created (``createReferral``)."""
 
 
 @dataclass(frozen=True)
@@ -473,7 +483,9 @@ def _update(
     session_write(session, items=items if replaced else None)
     if changes.profile and profile is not None:
         profile_attributes_merge(profile, changes.profile)
+    made: tuple[list[Coupon], list[Referral]] = ([], [])
     if target == CLOSED:
+        effects, made = _codes_create(effects, campaigns=compiled.campaigns)
         rulesets = {c.pk: c.active_ruleset_id for c in compiled.campaigns}
         _confirm(
             application=application,
@@ -493,6 +505,8 @@ def _update(
         known=compiled.names,
         set_aside=result.set_aside(),
         coupons=list(coupons.found.values()),
+        created_coupons=made[0],
+        created_referrals=made[1],
     )
 
 
@@ -687,6 +701,61 @@ class _SessionReferral:
         if any(isinstance(fired.effect, AcceptReferral) for fired in effects):
             return self.referral
         return None
+
+
+_CODE_ATTEMPTS: Final = 10
+"""Tries at a random code the application does not have yet, before giving up."""
+
+
+def _codes_create(
+    effects: Sequence[FiredEffect], *, campaigns: Sequence[Campaign]
+) -> tuple[list[FiredEffect], tuple[list[Coupon], list[Referral]]]:
+    """Closing: create the coupons and referral codes that ``createCoupon`` and
+    ``createReferral`` effects ask for, in their campaigns, with generated codes; the effects
+    then carry the codes. (An open session's effects say what closing will create, without a
+    code.)"""
+    if not any(isinstance(f.effect, CreateCoupon | CreateReferral) for f in effects):
+        return list(effects), ([], [])
+    by_id = {campaign.pk: campaign for campaign in campaigns}
+    coupons: list[Coupon] = []
+    referrals: list[Referral] = []
+    filled = []
+    for fired in effects:
+        effect = fired.effect
+        campaign = by_id.get(fired.rule.ruleset)
+        if isinstance(effect, CreateCoupon) and campaign is not None:
+            coupon = _coupon_created(campaign, effect)
+            coupons.append(coupon)
+            fired = fired._replace(effect=replace(effect, value=coupon.value))
+        elif isinstance(effect, CreateReferral) and campaign is not None:
+            referral = referral_create(
+                campaign=campaign,
+                advocate_profile_integration_id=effect.advocate_profile_id,
+                friend_profile_integration_id=effect.friend_profile_id or "",
+                start_date=effect.start_date,
+                expiry_date=effect.expiry_date,
+            )
+            referrals.append(referral)
+            fired = fired._replace(effect=replace(effect, value=referral.code))
+        filled.append(fired)
+    return filled, (coupons, referrals)
+
+
+def _coupon_created(campaign: Campaign, effect: CreateCoupon) -> Coupon:
+    for _ in range(_CODE_ATTEMPTS):
+        try:
+            return coupon_create(
+                campaign=campaign,
+                value=referral_code_generate(),
+                usage_limit=1 if effect.usage_limit is None else effect.usage_limit,
+                discount_limit=effect.discount_limit or 0,
+                start_date=effect.start_date,
+                expiry_date=effect.expiry_date,
+                recipient_integration_id=effect.profile_id,
+            )
+        except CouponExists:
+            continue
+    raise CouponExists("no free code")
 
 
 def _rejected(effects: Sequence[FiredEffect], reason: CouponRejectionReason) -> list[str]:
@@ -1365,6 +1434,8 @@ def _outcome(
     known: Mapping[int, tuple[str, int | None]] | None = None,
     set_aside: Sequence[tuple[RuleRef, Exclusion]] = (),
     coupons: Sequence[Coupon] = (),
+    created_coupons: Sequence[Coupon] = (),
+    created_referrals: Sequence[Referral] = (),
 ) -> SessionOutcome:
     """The outcome, with the names and rulesets of the campaigns it mentions: from ``known``
     (the compiled campaigns' ``names``, in memory) when they are all there, else from the
@@ -1389,4 +1460,6 @@ def _outcome(
         ruleset_ids={pk: ruleset or 0 for pk, _, ruleset in campaigns},
         set_aside=set_aside,
         coupons=coupons,
+        created_coupons=created_coupons,
+        created_referrals=created_referrals,
     )

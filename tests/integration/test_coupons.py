@@ -315,3 +315,37 @@ def test_forgetting_a_customer_frees_their_reservations(
     assert client.delete("/v1/customer_data/leaving", headers=auth).status_code == 204
     coupon.refresh_from_db()
     assert coupon.reservation_counter == 0
+
+
+def test_closing_creates_the_coupons_and_referral_codes_the_rules_ask_for(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    made = CampaignFactory(application=application, name="Loyal")
+    me = [".", "Profile", "IntegrationId"]
+    rule = {
+        "title": "Thank you",
+        "condition": ["and", [">", TOTAL, 10]],
+        "effects": [["createCoupon", me], ["createReferral", me]],
+    }
+    ruleset_create(campaign=made, rules=[rule], activate=True)
+
+    opened = put(client, auth, "s-1", [])
+    created = [
+        e for e in opened["effects"] if e["effectType"] in ("couponCreated", "referralCreated")
+    ]
+    assert [e["props"]["value"] for e in created] == ["", ""]  # created when the session closes
+    assert (opened["createdCoupons"], opened["createdReferrals"]) == ([], [])
+    assert not Coupon.objects.exists()
+
+    closed = put(client, auth, "s-1", [], state="closed")
+    [coupon] = closed["createdCoupons"]
+    [referral] = closed["createdReferrals"]
+    assert coupon["recipientIntegrationId"] == "customer-of-s-1"
+    assert referral["advocateProfileIntegrationId"] == "customer-of-s-1"
+    values = {e["effectType"]: e["props"]["value"] for e in closed["effects"]}
+    assert values == {"couponCreated": coupon["value"], "referralCreated": referral["code"]}
+    assert Coupon.objects.get().campaign_id == made.pk
+    # A retried close creates nothing more and answers the same codes.
+    again = put(client, auth, "s-1", [], state="closed")
+    assert {e["effectType"]: e["props"]["value"] for e in again["effects"]} == values
+    assert Coupon.objects.count() == 1

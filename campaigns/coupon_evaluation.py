@@ -17,6 +17,8 @@ and redeems at close.
   with ``CouponRejectedByCondition``, as is a campaign's code it did not use. An acceptance is
   told as the rule that used the coupon; a rejection as the campaign's first rule that asks for
   it (or rule 0), or, for an unknown code, campaign 0.
+- ``coupon_values_apply``: a coupon's discount limit is a stored value its campaign's
+  discounts draw down; they are cut down to what is left of it.
 - ``referral_binding`` and ``referral_effect`` do the same for the session's referral code
   (``referralValid``, ``acceptReferral`` / ``rejectReferral`` with Talon.One's reasons).
 """
@@ -24,6 +26,7 @@ and redeems at close.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +39,8 @@ from rules.effects import (
     ReferralRejectionReason,
     RejectCoupon,
     RejectReferral,
+    SetDiscount,
+    SetDiscountPerItem,
 )
 from rules.engine import FiredEffect, RuleRef
 from rules.types import Type
@@ -232,3 +237,37 @@ def referral_effect(
         )
         return FiredEffect(using[0], rejected)
     return FiredEffect(using[0], AcceptReferral(value=code))
+
+
+def coupon_values_apply(
+    effects: Sequence[FiredEffect], coupons: Mapping[int, Coupon]
+) -> tuple[list[FiredEffect], dict[int, Decimal]]:
+    """``effects`` with the discounts of each campaign whose coupon (``coupons``: campaign id
+    → its accepted coupon) has a discount limit kept within what is left of it, in order: cut
+    down, with what they wanted as ``desiredValue``, or left out once nothing is left. And what
+    they draw of each coupon (coupon id → amount), which closing counts."""
+    left = {
+        campaign: coupon.discount_limit - coupon.discount_counter
+        for campaign, coupon in coupons.items()
+        if coupon.discount_limit > ZERO
+    }
+    if not left:
+        return list(effects), {}
+    kept: list[FiredEffect] = []
+    drawn: dict[int, Decimal] = {}
+    for fired in effects:
+        campaign = fired.rule.ruleset
+        effect = fired.effect
+        if campaign in left and isinstance(effect, SetDiscount | SetDiscountPerItem):
+            room = left[campaign]
+            if room <= ZERO:
+                continue
+            if effect.value > room:
+                wanted = effect.desired_value or effect.value
+                fired = fired._replace(effect=replace(effect, value=room, desired_value=wanted))
+            value = fired.effect.value
+            left[campaign] = room - value
+            coupon = coupons[campaign]
+            drawn[coupon.pk] = drawn.get(coupon.pk, ZERO) + value
+        kept.append(fired)
+    return kept, drawn

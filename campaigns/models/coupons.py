@@ -182,6 +182,12 @@ class CouponRedemption(models.Model):
     )
     created = models.DateTimeField(default=timezone.now)
     rolled_back_at = models.DateTimeField(null=True, blank=True)
+    discount = models.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        default=0,
+        help_text="What the session's discounts drew of the coupon's discount limit.",
+    )
 
     class Meta:
         ordering = ("-created", "-id")
@@ -194,6 +200,9 @@ class CouponRedemption(models.Model):
             models.CheckConstraint(
                 condition=Q(rolled_back_at__isnull=True) | Q(rolled_back_at__gte=F("created")),
                 name="couponredemption_rolled_back_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount__gte=0), name="couponredemption_discount_not_negative"
             ),
         ]
 

@@ -62,7 +62,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 
 from campaigns.models import (
@@ -79,6 +79,8 @@ from campaigns.models.applications import CaseSensitivity
 from campaigns.models.coupons import COUPON_COUNT_LIMIT_MAX, COUPON_VALUE_MAX_LENGTH
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH, MONEY_DIGITS, MONEY_PLACES
 from rules.effects import CouponRejectionReason
+
+ZERO = Decimal(0)
 
 _MONEY_MAX = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
 """The first amount a money column cannot hold."""
@@ -181,6 +183,8 @@ def coupon_rejection(
         return CouponRejectionReason.COUPON_RESERVATION_REQUIRED
     if coupon.usage_limit > 0 and coupon.usage_counter >= coupon.usage_limit:
         return CouponRejectionReason.COUPON_LIMIT_REACHED
+    if coupon.discount_limit > 0 and coupon.discount_counter >= coupon.discount_limit:
+        return CouponRejectionReason.COUPON_LIMIT_REACHED  # its value is spent
     limit = coupon.profile_redemption_limit
     if limit > 0 and profile_redemptions >= limit:
         return CouponRejectionReason.PROFILE_LIMIT_REACHED
@@ -257,15 +261,18 @@ def coupon_redeem_explained(
     session: CustomerSession,
     profile: CustomerProfile | None,
     now: datetime,
+    discount: Decimal = ZERO,
 ) -> CouponRejectionReason | None:
-    """Count one use of the coupon by the session, unless a limit refuses it.
+    """Count one use of the coupon by the session, and ``discount`` of its discount limit (what
+    the session's discounts in the coupon's campaign give), unless a limit refuses it.
 
     None when the session has redeemed the coupon (now, or already: a live redemption of this
     coupon by this session counts once however often the close is retried). Otherwise the
     reason, and nothing is written: ``ProfileRequired`` (an anonymous session, for a coupon
     that must be reserved or limits each customer's uses), ``CouponReservationRequired`` (the
     customer holds no reservation of a coupon that needs one), ``CouponLimitReached`` (the
-    coupon has no use left), ``ProfileLimitReached`` (the customer has none left). The
+    coupon has no use left, or not ``discount`` of its discount limit), ``ProfileLimitReached``
+    (the customer has none left). The
     coupon's count and the customer's are made in one savepoint: both or neither.
 
     Call it inside the transaction that holds the session's row lock (see the module
@@ -291,17 +298,25 @@ def coupon_redeem_explained(
                 and not _reservation_held(coupon=coupon, profile=profile)
             ):
                 raise _Refused(CouponRejectionReason.COUPON_RESERVATION_REQUIRED)
+            within = Q(usage_limit=0) | Q(usage_counter__lt=F("usage_limit"))
+            if discount > ZERO:
+                within &= Q(discount_limit=0) | Q(
+                    discount_counter__lte=F("discount_limit") - discount
+                )
             counted = (
                 Coupon.objects.filter(pk=coupon.pk)
-                .filter(Q(usage_limit=0) | Q(usage_counter__lt=F("usage_limit")))
-                .update(usage_counter=F("usage_counter") + 1)
+                .filter(within)
+                .update(
+                    usage_counter=F("usage_counter") + 1,
+                    discount_counter=F("discount_counter") + discount,
+                )
             )
             if not counted:
                 raise _Refused(CouponRejectionReason.COUPON_LIMIT_REACHED)
             if profile is not None and not _profile_count_up(coupon=coupon, profile=profile):
                 raise _Refused(CouponRejectionReason.PROFILE_LIMIT_REACHED)
             CouponRedemption.objects.create(
-                coupon=coupon, session=session, profile=profile, created=now
+                coupon=coupon, session=session, profile=profile, created=now, discount=discount
             )
     except _Refused as refused:
         return refused.reason
@@ -369,7 +384,7 @@ def coupon_redemptions_roll_back(*, session: CustomerSession, now: datetime) -> 
         marked = _redemptions_mark_rolled_back(session=session, now=now)
         if not marked:
             return []
-        coupon_ids = sorted({coupon_id for coupon_id, _ in marked})
+        coupon_ids = sorted({coupon_id for coupon_id, _, _ in marked})
         coupons = list(
             Coupon.objects.select_for_update(no_key=True).filter(pk__in=coupon_ids).order_by("pk")
         )
@@ -378,10 +393,16 @@ def coupon_redemptions_roll_back(*, session: CustomerSession, now: datetime) -> 
         Coupon.objects.filter(pk__in=coupon_ids, usage_counter__gt=0).update(
             usage_counter=F("usage_counter") - 1
         )
+        # What the session's discounts drew of each coupon's discount limit, given back.
+        for coupon_id, _, discount in marked:
+            if discount > ZERO:
+                Coupon.objects.filter(pk=coupon_id).update(
+                    discount_counter=Greatest(F("discount_counter") - discount, Value(ZERO))
+                )
         # A session has one live redemption of a coupon, so each pair is given back once; one
         # whose customer was forgotten has no count left to give back.
         customers = Q()
-        for coupon_id, profile_id in marked:
+        for coupon_id, profile_id, _ in marked:
             if profile_id is not None:
                 customers |= Q(coupon_id=coupon_id, profile_id=profile_id)
         if customers:
@@ -395,26 +416,27 @@ def coupon_redemptions_roll_back(*, session: CustomerSession, now: datetime) -> 
 
 def _redemptions_mark_rolled_back(
     *, session: CustomerSession, now: datetime
-) -> list[tuple[int, int | None]]:
+) -> list[tuple[int, int | None, Decimal]]:
     """Mark the session's live redemptions rolled back, in one conditional statement, and
-    return the ``(coupon id, profile id)`` of the rows this statement marked (``RETURNING``,
-    which the ORM's ``update`` cannot do)."""
+    return the ``(coupon id, profile id, discount)`` of the rows this statement marked
+    (``RETURNING``, which the ORM's ``update`` cannot do)."""
     meta = CouponRedemption._meta
     quote = connection.ops.quote_name
     rolled_back_at = meta.get_field("rolled_back_at")
     session_column = quote(meta.get_field("session").column)
     coupon_column = quote(meta.get_field("coupon").column)
     profile_column = quote(meta.get_field("profile").column)
+    discount_column = quote(meta.get_field("discount").column)
     rolled_back_column = quote(rolled_back_at.column)
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {rolled_back_column} = %s "  # noqa: S608 (names only)
         f"WHERE {session_column} = %s AND {rolled_back_column} IS NULL "
-        f"RETURNING {coupon_column}, {profile_column}"
+        f"RETURNING {coupon_column}, {profile_column}, {discount_column}"
     )
     params: list[Any] = [rolled_back_at.get_db_prep_save(now, connection), session.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return sorted((row[0], row[1]) for row in cursor.fetchall())
+        return sorted((row[0], row[1], Decimal(str(row[2]))) for row in cursor.fetchall())
 
 
 def coupon_create(

@@ -74,6 +74,7 @@ from campaigns.compiled import (
 from campaigns.coupon_evaluation import (
     coupon_bindings,
     coupon_effects,
+    coupon_values_apply,
     coupons_used,
     referral_binding,
     referral_effect,
@@ -434,6 +435,10 @@ def _update(
             items=item_data,
             minor_units=application.minor_units,
         )
+        accepted = coupons.accepted(verdicts)
+        effects, drawn = coupon_values_apply(
+            effects, {coupon.campaign_id: coupon for _, coupon in accepted}
+        )
         effects, over_budget, taken = _within_budgets(
             [*verdicts, *effects],
             compiled=compiled,
@@ -460,6 +465,7 @@ def _update(
         # without it; a budget another session spent meanwhile, evaluated again as it stands.
         refused_codes, refused_referral, spent = _redeem(
             coupons.accepted(effects),
+            drawn,
             referral.accepted(effects),
             taken,
             session=session,
@@ -594,6 +600,7 @@ class _SessionCoupons:
 
 def _redeem(
     coupons: Sequence[tuple[str, Coupon]],
+    drawn: Mapping[int, Decimal],
     referral: Referral | None,
     taken: Mapping[Budget, Decimal],
     *,
@@ -601,10 +608,11 @@ def _redeem(
     profile: CustomerProfile | None,
     now: datetime,
 ) -> tuple[dict[str, CouponRejectionReason], ReferralRejectionReason | None, bool]:
-    """Redeem ``coupons`` and ``referral`` for the session and spend ``taken`` of the budgets,
-    all or none: the codes that could not be redeemed, with why (a usage limit reached, a
-    reservation gone …), why the referral could not be, and whether the budgets had room;
-    unless everything was redeemed and spent, nothing is. Coupons are locked in the order of
+    """Redeem ``coupons`` (and ``drawn`` of their discount limits, by coupon id) and
+    ``referral`` for the session and spend ``taken`` of the budgets, all or none: the codes
+    that could not be redeemed, with why (a usage limit reached, a reservation gone …), why
+    the referral could not be, and whether the budgets had room; unless everything was
+    redeemed and spent, nothing is. Coupons are locked in the order of
     their ids, then the referral, then budget counters in theirs (the session's row is locked
     first, by the caller), so that two sessions sharing them cannot deadlock."""
     if not coupons and referral is None and not taken:
@@ -615,7 +623,11 @@ def _redeem(
     with transaction.atomic():
         for code, coupon in sorted(coupons, key=lambda pair: pair[1].pk):
             reason = coupon_redeem_explained(
-                coupon=coupon, session=session, profile=profile, now=now
+                coupon=coupon,
+                session=session,
+                profile=profile,
+                now=now,
+                discount=drawn.get(coupon.pk, ZERO),
             )
             if reason is not None:
                 refused[code] = reason
@@ -629,7 +641,7 @@ def _redeem(
             transaction.set_rollback(True)
             return refused, refused_referral, spent
     for _, coupon in coupons:
-        coupon.refresh_from_db(fields=["usage_counter"])  # as the answer shows it
+        coupon.refresh_from_db(fields=["usage_counter", "discount_counter"])  # as answered
     return refused, refused_referral, spent
 
 

@@ -349,3 +349,56 @@ def test_closing_creates_the_coupons_and_referral_codes_the_rules_ask_for(
     again = put(client, auth, "s-1", [], state="closed")
     assert {e["effectType"]: e["props"]["value"] for e in again["effects"]} == values
     assert Coupon.objects.count() == 1
+
+
+def test_a_coupons_discount_limit_is_a_value_its_discounts_draw_down(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    coupon = CouponFactory(
+        campaign=coupon_campaign(application, amount=10),
+        value="GIFT25",
+        usage_limit=0,
+        discount_limit=Decimal("25.00"),
+    )
+    first = put(client, auth, "s-1", ["GIFT25"], state="closed")
+    assert discounts(first) == [Decimal("10.00")]
+    put(client, auth, "s-2", ["GIFT25"], state="closed")
+    third = put(client, auth, "s-3", ["GIFT25"], state="closed")
+    [discount] = [e["props"] for e in third["effects"] if e["effectType"] == "setDiscount"]
+    assert (discount["value"], discount["desiredValue"]) == (Decimal("5.00"), Decimal("10"))
+    coupon.refresh_from_db()
+    assert coupon.discount_counter == Decimal("25.00")
+    assert verdicts(put(client, auth, "s-4", ["GIFT25"])) == [
+        ("rejectCoupon", "GIFT25", "CouponLimitReached")
+    ]
+    # Cancelling gives back what that session drew.
+    put(client, auth, "s-3", ["GIFT25"], state="cancelled")
+    coupon.refresh_from_db()
+    assert coupon.discount_counter == Decimal("20.00")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("attempt", range(2))  # a race: run it more than once
+def test_sessions_racing_for_a_coupons_value_never_draw_more_than_it_holds(
+    auth: dict[str, str], application: Application, attempt: int
+) -> None:
+    coupon = CouponFactory(
+        campaign=coupon_campaign(application, amount=10),
+        value="GIFT25",
+        usage_limit=0,
+        discount_limit=Decimal("25.00"),
+    )
+    start = threading.Barrier(20)
+
+    def close(index: int) -> list[Decimal]:
+        try:
+            start.wait()
+            return discounts(put(Client(), auth, f"gift-{index}", ["GIFT25"], state="closed"))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        given = [value for outcome in pool.map(close, range(20)) for value in outcome]
+    coupon.refresh_from_db()
+    assert sum(given, Decimal(0)) == coupon.discount_counter <= Decimal("25.00")
+    assert len(given) >= 2

@@ -30,6 +30,9 @@ class LimitAction(models.TextChoices):
     SET_DISCOUNT = "setDiscount", "Discount given (amount)"
     SET_DISCOUNT_EFFECT = "setDiscountEffect", "Discounts given (count)"
     REDEEM_COUPON = "redeemCoupon", "Coupons redeemed"
+    REDEEM_REFERRAL = "redeemReferral", "Referral codes redeemed"
+    CREATE_COUPON = "createCoupon", "Coupons created"
+    CREATE_REFERRAL = "createReferral", "Referral codes created"
     ADD_FREE_ITEM_EFFECT = "addFreeItemEffect", "Free items given"
     CUSTOM_EFFECT = "customEffect", "Custom effects"
 

@@ -40,10 +40,15 @@ from campaigns.models import Campaign
 from campaigns.models.budgets import BudgetCounter, BudgetSpend, CampaignLimit, LimitAction
 from rules.effects import (
     AcceptCoupon,
+    AcceptReferral,
     AddFreeItem,
     CouponRejectionReason,
+    CreateCoupon,
+    CreateReferral,
     CustomEffect,
+    ReferralRejectionReason,
     RejectCoupon,
+    RejectReferral,
     SetDiscount,
     SetDiscountPerItem,
 )
@@ -141,6 +146,12 @@ def _actions(effect: Any) -> list[tuple[str, Decimal]]:
         return [(LimitAction.SET_DISCOUNT, effect.value), (LimitAction.SET_DISCOUNT_EFFECT, ONE)]
     if isinstance(effect, AcceptCoupon):
         return [(LimitAction.REDEEM_COUPON, ONE)]
+    if isinstance(effect, AcceptReferral):
+        return [(LimitAction.REDEEM_REFERRAL, ONE)]
+    if isinstance(effect, CreateCoupon):
+        return [(LimitAction.CREATE_COUPON, ONE)]
+    if isinstance(effect, CreateReferral):
+        return [(LimitAction.CREATE_REFERRAL, ONE)]
     if isinstance(effect, AddFreeItem):
         return [(LimitAction.ADD_FREE_ITEM_EFFECT, ONE)]
     if isinstance(effect, CustomEffect):
@@ -238,9 +249,15 @@ def budgets_apply(
                 fits = True
         if not fits:
             if isinstance(effect, AcceptCoupon):
-                rejected = RejectCoupon(
+                rejected: Any = RejectCoupon(
                     value=effect.value,
                     rejection_reason=CouponRejectionReason.CAMPAIGN_LIMIT_REACHED,
+                )
+                kept.append(fired._replace(effect=rejected))
+            elif isinstance(effect, AcceptReferral):
+                rejected = RejectReferral(
+                    value=effect.value,
+                    rejection_reason=ReferralRejectionReason.CAMPAIGN_LIMIT_REACHED,
                 )
                 kept.append(fired._replace(effect=rejected))
             message = (

@@ -140,6 +140,7 @@ from rules.effects import (
     CreateReferral,
     ReferralRejectionReason,
     RejectCoupon,
+    RejectReferral,
     RollbackCoupon,
     RollbackDiscount,
     RollbackReferral,
@@ -453,10 +454,17 @@ def _update(
             for code in _rejected(effects, CouponRejectionReason.CAMPAIGN_LIMIT_REACHED)
             if coupons.rejections.get(code) is None
         ]
-        if exhausted:
-            # A coupon its campaign may redeem no more is not valid: evaluate without it.
+        referral_exhausted = referral.rejection is None and any(
+            isinstance(fired.effect, RejectReferral)
+            and fired.effect.rejection_reason == ReferralRejectionReason.CAMPAIGN_LIMIT_REACHED
+            for fired in effects
+        )
+        if exhausted or referral_exhausted:
+            # A code its campaign may redeem no more is not valid: evaluate without it.
             reason = CouponRejectionReason.CAMPAIGN_LIMIT_REACHED
             coupons = coupons.refusing(dict.fromkeys(exhausted, reason))
+            if referral_exhausted:
+                referral = referral.refusing(ReferralRejectionReason.CAMPAIGN_LIMIT_REACHED)
             continue
         if target != CLOSED:
             break

@@ -243,3 +243,60 @@ def test_sessions_of_one_customer_closing_at_once_keep_to_the_per_profile_budget
         outcomes = list(pool.map(close, range(20)))
     assert sum(1 for outcome in outcomes if outcome) == 2
     assert spent() == 2
+
+
+def test_a_campaign_that_may_redeem_no_more_referrals_or_create_no_more_coupons(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    from tests.factories import ReferralFactory
+
+    made = CampaignFactory(application=application, name="Friends")
+    rule = {
+        "title": "friend",
+        "condition": ["and", ["referralValid"]],
+        "effects": [
+            ["setDiscount", "friend", 5],
+            ["createCoupon", [".", "Profile", "IntegrationId"]],
+        ],
+    }
+    ruleset_create(campaign=made, rules=[rule], activate=True)
+    campaign_limits_set(
+        campaign=made,
+        limits=[
+            {"action": "redeemReferral", "limit": 2},
+            {"action": "createCoupon", "limit": 1},
+        ],
+    )
+    ReferralFactory(campaign=made, code="SHARE", usage_limit=0)
+
+    def close(session: str, profile: str) -> Any:
+        body = {
+            "customerSession": {
+                "profileId": profile,
+                "state": "closed",
+                "referralCode": "SHARE",
+                "cartItems": [{"sku": "SKU-1", "quantity": 1, "price": Decimal("50.00")}],
+            }
+        }
+        response = client.put(
+            f"/v2/customer_sessions/{session}",
+            data=dumps(body),
+            content_type="application/json",
+            headers=auth,
+        )
+        return json.loads(response.content, parse_float=Decimal)
+
+    first = close("s-1", "bob")
+    assert [e["effectType"] for e in first["effects"]] == [
+        "acceptReferral",
+        "setDiscount",
+        "couponCreated",
+    ]
+    second = close("s-2", "carol")  # the referral fits; the coupon does not
+    assert [e["effectType"] for e in second["effects"]] == ["acceptReferral", "setDiscount"]
+    assert len(second["createdCoupons"]) == 0
+    third = close("s-3", "dave")
+    assert [(e["effectType"], e["props"].get("rejectionReason")) for e in third["effects"]] == [
+        ("rejectReferral", "CampaignLimitReached")
+    ]
+    assert Coupon.objects.count() == 1

@@ -68,7 +68,7 @@ from campaigns.models.coupon_batches import COUPON_BATCH_ID_MAX_LENGTH
 from campaigns.models.coupons import COUPON_COUNT_LIMIT_MAX, COUPON_VALUE_MAX_LENGTH
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH, MONEY_DIGITS, MONEY_PLACES
 from campaigns.selectors import attribute_schema
-from campaigns.services.coupons import CouponInvalid, coupon_code_normalised
+from campaigns.services.coupons import CouponInvalid, coupon_code_normalised, coupon_terms_check
 from rules.values import parse_rfc3339
 
 logger = logging.getLogger(__name__)
@@ -311,21 +311,17 @@ def _terms_checked(
 ) -> _Terms:
     """The terms, checked as ``coupon_create`` checks a coupon's; the attributes must be
     defined for ``Coupon`` and of their type. Raises ``CouponInvalid``."""
-    for name, limit in (("usage_limit", usage_limit), ("reservation_limit", reservation_limit)):
-        if not 0 <= limit <= COUPON_COUNT_LIMIT_MAX:
-            raise CouponInvalid(name, f"is between 0 and {COUPON_COUNT_LIMIT_MAX}")
-    discount = Decimal(discount_limit)
-    if not discount.is_finite() or not 0 <= discount < _MONEY_MAX:
-        raise CouponInvalid("discount_limit", f"is at least 0 and below {_MONEY_MAX}")
     for name, moment in (("start_date", start_date), ("expiry_date", expiry_date)):
         if moment is not None and timezone.is_naive(moment):
             raise CouponInvalid(name, "has a time zone")
-    if start_date is not None and expiry_date is not None and expiry_date <= start_date:
-        raise CouponInvalid("expiry_date", "is after the start date")
-    if len(recipient_integration_id) > INTEGRATION_ID_MAX_LENGTH:
-        raise CouponInvalid(
-            "recipient_integration_id", f"has at most {INTEGRATION_ID_MAX_LENGTH} characters"
-        )
+    discount = coupon_terms_check(
+        usage_limit=usage_limit,
+        discount_limit=discount_limit,
+        reservation_limit=reservation_limit,
+        start_date=start_date,
+        expiry_date=expiry_date,
+        recipient_integration_id=recipient_integration_id,
+    )
     checked, problem = _attributes_read(attributes or {}, _coupon_attributes(application))
     if problem is not None:
         raise CouponInvalid("attributes", problem)

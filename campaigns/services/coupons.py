@@ -59,9 +59,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 
@@ -116,21 +116,39 @@ def coupon_code_normalised(*, application: Application, value: str) -> str:
 
 
 def coupons_find(*, application: Application, values: Sequence[str]) -> dict[str, Coupon]:
-    """The application's coupons named by ``values``, keyed by each value as the caller sent it
-    (two values that normalise to the same code both map to its coupon); a value that names no
-    coupon is left out. One query; each coupon comes with its campaign."""
+    """The application's coupons named by ``values`` (see ``codes_find``)."""
+    return codes_find(
+        Coupon,
+        field="value",
+        max_length=COUPON_VALUE_MAX_LENGTH,
+        application=application,
+        values=values,
+    )
+
+
+_Coded = TypeVar("_Coded", bound=models.Model)
+
+
+def codes_find(
+    model: type[_Coded],
+    *,
+    field: str,
+    max_length: int,
+    application: Application,
+    values: Sequence[str],
+) -> dict[str, _Coded]:
+    """The application's ``model`` rows (coupons, referrals) whose code ``field`` is named by
+    ``values``, keyed by each value as the caller sent it (two values that normalise to the
+    same code both map to its row); a value that names none is left out. One query (none
+    without a value that could exist); each row comes with its campaign."""
     codes = {
         value: coupon_code_normalised(application=application, value=value) for value in values
     }
-    wanted = {code for code in codes.values() if 0 < len(code) <= COUPON_VALUE_MAX_LENGTH}
+    wanted = {code for code in codes.values() if 0 < len(code) <= max_length}
     if not wanted:
         return {}
-    found = {
-        coupon.value: coupon
-        for coupon in Coupon.objects.filter(application=application, value__in=wanted)
-        .select_related("campaign")
-        .order_by()
-    }
+    rows = model._default_manager.filter(application=application, **{f"{field}__in": wanted})
+    found = {getattr(row, field): row for row in rows.select_related("campaign").order_by()}
     return {value: found[code] for value, code in codes.items() if code in found}
 
 
@@ -461,20 +479,19 @@ def coupon_create(
     """
     application = campaign.application
     code = coupon_code_normalised(application=application, value=value)
-    discount_limit = Decimal(discount_limit)
-    _check(code=code, usage_limit=usage_limit, discount_limit=discount_limit)
-    if not 0 <= reservation_limit <= COUPON_COUNT_LIMIT_MAX:
-        raise CouponInvalid("reservation_limit", f"is between 0 and {COUPON_COUNT_LIMIT_MAX}")
-    if not 0 <= profile_redemption_limit <= COUPON_COUNT_LIMIT_MAX:
-        raise CouponInvalid(
-            "profile_redemption_limit", f"is between 0 and {COUPON_COUNT_LIMIT_MAX}"
-        )
-    if start_date is not None and expiry_date is not None and expiry_date <= start_date:
-        raise CouponInvalid("expiry_date", "is after the start date")
-    if len(recipient_integration_id) > INTEGRATION_ID_MAX_LENGTH:
-        raise CouponInvalid(
-            "recipient_integration_id", f"has at most {INTEGRATION_ID_MAX_LENGTH} characters"
-        )
+    if not code:
+        raise CouponInvalid("value", "is not empty")
+    if len(code) > COUPON_VALUE_MAX_LENGTH:
+        raise CouponInvalid("value", f"has at most {COUPON_VALUE_MAX_LENGTH} characters")
+    discount_limit = coupon_terms_check(
+        usage_limit=usage_limit,
+        discount_limit=discount_limit,
+        reservation_limit=reservation_limit,
+        profile_redemption_limit=profile_redemption_limit,
+        start_date=start_date,
+        expiry_date=expiry_date,
+        recipient_integration_id=recipient_integration_id,
+    )
     if attributes is not None and not isinstance(attributes, dict):
         raise CouponInvalid("attributes", "is an object")
     try:
@@ -500,15 +517,35 @@ def coupon_create(
         raise
 
 
-def _check(*, code: str, usage_limit: int, discount_limit: Decimal) -> None:
-    if not code:
-        raise CouponInvalid("value", "is not empty")
-    if len(code) > COUPON_VALUE_MAX_LENGTH:
-        raise CouponInvalid("value", f"has at most {COUPON_VALUE_MAX_LENGTH} characters")
-    if not 0 <= usage_limit <= COUPON_COUNT_LIMIT_MAX:
-        raise CouponInvalid("usage_limit", f"is between 0 and {COUPON_COUNT_LIMIT_MAX}")
-    if not discount_limit.is_finite() or not 0 <= discount_limit < _MONEY_MAX:
+def coupon_terms_check(
+    *,
+    usage_limit: int,
+    discount_limit: Decimal | int,
+    reservation_limit: int = 0,
+    profile_redemption_limit: int = 0,
+    start_date: datetime | None = None,
+    expiry_date: datetime | None = None,
+    recipient_integration_id: str = "",
+) -> Decimal:
+    """Check a coupon's terms (all but its code and attributes) before the database refuses
+    them, naming the one at fault (``CouponInvalid``); the discount limit as a ``Decimal``."""
+    for name, limit in (
+        ("usage_limit", usage_limit),
+        ("reservation_limit", reservation_limit),
+        ("profile_redemption_limit", profile_redemption_limit),
+    ):
+        if not 0 <= limit <= COUPON_COUNT_LIMIT_MAX:
+            raise CouponInvalid(name, f"is between 0 and {COUPON_COUNT_LIMIT_MAX}")
+    discount = Decimal(discount_limit)
+    if not discount.is_finite() or not 0 <= discount < _MONEY_MAX:
         raise CouponInvalid("discount_limit", f"is at least 0 and below {_MONEY_MAX}")
+    if start_date is not None and expiry_date is not None and expiry_date <= start_date:
+        raise CouponInvalid("expiry_date", "is after the start date")
+    if len(recipient_integration_id) > INTEGRATION_ID_MAX_LENGTH:
+        raise CouponInvalid(
+            "recipient_integration_id", f"has at most {INTEGRATION_ID_MAX_LENGTH} characters"
+        )
+    return discount
 
 
 # --------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ from campaigns.models import (
 )
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH
 from campaigns.models.referrals import REFERRAL_CODE_MAX_LENGTH, REFERRAL_USAGE_LIMIT_MAX
-from campaigns.services.coupons import coupon_code_normalised
+from campaigns.services.coupons import codes_find, coupon_code_normalised
 from rules.effects import ReferralRejectionReason
 
 CODE_ALPHABET: Final = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -215,19 +215,13 @@ def referrals_find(*, application: Application, codes: Sequence[str]) -> dict[st
     (two codes that normalise to the same one both map to its referral); a code that names no
     referral is left out. One query (none without a code that could exist); each referral comes
     with its campaign."""
-    normalised = {
-        code: coupon_code_normalised(application=application, value=code) for code in codes
-    }
-    wanted = {code for code in normalised.values() if 0 < len(code) <= REFERRAL_CODE_MAX_LENGTH}
-    if not wanted:
-        return {}
-    found = {
-        referral.code: referral
-        for referral in Referral.objects.filter(application=application, code__in=wanted)
-        .select_related("campaign")
-        .order_by()
-    }
-    return {code: found[stored] for code, stored in normalised.items() if stored in found}
+    return codes_find(
+        Referral,
+        field="code",
+        max_length=REFERRAL_CODE_MAX_LENGTH,
+        application=application,
+        values=codes,
+    )
 
 
 def referral_rejection(

@@ -18,8 +18,10 @@ from campaigns.models import (
     Application,
     AttributeDefinition,
     Campaign,
+    Coupon,
     CustomerProfile,
     CustomerSession,
+    Referral,
 )
 from campaigns.models.attributes import custom_attribute_types
 from rules.catalogue import build_catalogue
@@ -75,6 +77,27 @@ def running_campaigns(*, application: Application, now: datetime) -> QuerySet[Ca
 def customer_profile_get(*, application: Application, integration_id: str) -> CustomerProfile:
     """The application's customer profile with this integration id."""
     return CustomerProfile.objects.get(application=application, integration_id=integration_id)
+
+
+def customer_coupons(*, application: Application, profile: CustomerProfile) -> QuerySet[Coupon]:
+    """The coupons of the application meant for the customer (their recipient) or reserved by
+    them, newest first."""
+    return (
+        Coupon.objects.filter(application=application)
+        .filter(
+            Q(recipient_integration_id=profile.integration_id) | Q(reservations__profile=profile)
+        )
+        .distinct()
+        .order_by("-created", "-pk")
+    )
+
+
+def customer_referrals(*, application: Application, profile: CustomerProfile) -> QuerySet[Referral]:
+    """The referral codes of the application the customer hands out as an advocate, newest
+    first."""
+    return Referral.objects.filter(
+        application=application, advocate_profile_integration_id=profile.integration_id
+    ).order_by("-created", "-pk")
 
 
 def customer_session_get(*, application: Application, integration_id: str) -> CustomerSession:

@@ -20,20 +20,28 @@ from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
 from campaigns.models import CustomerProfile
-from campaigns.selectors import customer_profile_get
+from campaigns.selectors import customer_coupons, customer_profile_get, customer_referrals
 from campaigns.services.customers import customer_data_delete, customer_profiles_update
 from integration.errors import BadRequest, ErrorItem, NotFound
 from integration.payloads import parse_profiles_batch
-from integration.render import render_customer_profile
-from integration.sessions import Types, json_response, profile_view, query_flag
+from integration.render import render_coupon, render_customer_profile, render_referral
+from integration.sessions import (
+    Types,
+    coupon_view,
+    json_response,
+    profile_view,
+    query_flag,
+    referral_view,
+)
 from integration.views import IntegrationView
 
 SILENT_VALUES = {"yes": True, "no": False}
 """``silent``: ``yes`` (the default) answers 204 without a body, ``no`` the profiles."""
 
-INVENTORY_LISTS = ("referrals", "coupons", "giveaways", "achievements")
-"""The inventory's sections that are lists. Coupons, referrals, giveaways and achievements are
-not modelled yet (issues 4 and 5), so a profile has none of them."""
+INVENTORY_LISTS = ("giveaways", "achievements")
+"""The inventory's sections that are lists and not modelled yet: a profile has none of them.
+(``coupons``: those meant for the customer or reserved by them; ``referrals``: the codes they
+hand out as an advocate.)"""
 
 
 def _rendered_profile(profile: CustomerProfile, types: Types) -> dict[str, Any]:
@@ -98,14 +106,24 @@ class CustomerInventoryView(IntegrationView):
         except CustomerProfile.DoesNotExist:
             raise _not_found(integration_id) from None
         body: dict[str, Any] = {}
+        types = attribute_schema_get(application=self.application).types
         if query_flag(request, "profile"):
-            types = attribute_schema_get(application=self.application).types
             body["profile"] = _rendered_profile(profile, types)
         if query_flag(request, "loyalty"):
             body["loyalty"] = {"programs": {}, "cards": []}
         for section in INVENTORY_LISTS:
             if query_flag(request, section):
                 body[section] = []
+        if query_flag(request, "coupons"):
+            body["coupons"] = [
+                render_coupon(coupon_view(coupon))
+                for coupon in customer_coupons(application=self.application, profile=profile)
+            ]
+        if query_flag(request, "referrals"):
+            body["referrals"] = [
+                render_referral(referral_view(referral, types=types))
+                for referral in customer_referrals(application=self.application, profile=profile)
+            ]
         return json_response(body)
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -33,6 +33,7 @@ from campaigns.services.coupons import (
     coupons_find,
 )
 from rules.effects import CouponRejectionReason as Reason
+from tests.concurrency import all_at_once, postgresql_only
 from tests.factories import (
     ApplicationFactory,
     CampaignFactory,
@@ -43,14 +44,6 @@ from tests.factories import (
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-
-postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="real concurrent transactions need PostgreSQL"
-)
-
-MAX_CONNECTIONS = 40
-"""How many of a test's threads hold a database connection at once: PostgreSQL's default
-``max_connections`` is 100, shared with whatever else runs tests on the same server."""
 
 
 def refused(write: Callable[[], Any]) -> bool:
@@ -578,38 +571,6 @@ class TestCreate:
 
 # ---------------------------------------------------------------------------------------------
 # Under real concurrency (PostgreSQL, one connection per thread)
-
-T = TypeVar("T")
-
-
-def all_at_once(work: Callable[[int], T], count: int) -> list[T]:
-    """Run ``work(0)`` … ``work(count - 1)`` in ``count`` threads released together, at most
-    ``MAX_CONNECTIONS`` of them holding a connection at a time; the results, in any order.
-    An exception in any thread fails the test."""
-    go = threading.Event()
-    seats = threading.BoundedSemaphore(MAX_CONNECTIONS)
-    results: list[T] = []
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        go.wait()
-        with seats:
-            try:
-                results.append(work(index))
-            except BaseException as error:
-                errors.append(error)
-            finally:
-                connection.close()  # each thread has its own connection
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    go.set()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 @postgresql_only

@@ -72,7 +72,7 @@ def test_the_inventory_has_the_sections_asked_for(
     assert body["loyalty"] == {"programs": {}, "cards": []}
 
 
-def test_every_list_section_is_empty_until_those_domains_exist(
+def test_every_list_section_is_empty_for_a_customer_who_has_nothing(
     client: Client, auth: dict[str, str], application: Application
 ) -> None:
     CustomerProfileFactory(application=application, integration_id="c-1")
@@ -80,6 +80,30 @@ def test_every_list_section_is_empty_until_those_domains_exist(
     body = ok(client.get(f"/v1/customer_profiles/c-1/inventory?{query}", headers=auth))
     assert body == {"referrals": [], "coupons": [], "giveaways": [], "achievements": []}
     assert ok(client.get("/v1/customer_profiles/c-1/inventory", headers=auth)) == {}
+
+
+def test_the_inventory_lists_the_customers_coupons_and_referral_codes(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    from tests.factories import (
+        CampaignFactory,
+        CouponFactory,
+        CouponReservationFactory,
+        ReferralFactory,
+    )
+
+    profile = CustomerProfileFactory(application=application, integration_id="c-1")
+    campaign = CampaignFactory(application=application)
+    CouponFactory(campaign=campaign, value="MINE", recipient_integration_id="c-1")
+    reserved = CouponFactory(campaign=campaign, value="HELD")
+    CouponReservationFactory(coupon=reserved, profile=profile)
+    CouponFactory(campaign=campaign, value="SOMEONE-ELSES", recipient_integration_id="c-2")
+    ReferralFactory(campaign=campaign, code="SHARE-1", advocate_profile_integration_id="c-1")
+    ReferralFactory(campaign=campaign, code="SHARE-2", advocate_profile_integration_id="c-2")
+    url = "/v1/customer_profiles/c-1/inventory?coupons=true&referrals=true"
+    body = ok(client.get(url, headers=auth))
+    assert sorted(coupon["value"] for coupon in body["coupons"]) == ["HELD", "MINE"]
+    assert [referral["code"] for referral in body["referrals"]] == ["SHARE-1"]
 
 
 def test_the_inventory_of_an_unknown_profile_is_a_404(client: Client, auth: dict[str, str]) -> None:

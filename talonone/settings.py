@@ -23,6 +23,11 @@ Environment variables:
 ``DATABASE_URL``               e.g. ``postgres://user@127.0.0.1:5432/talonone``
 ``DATABASE_CONN_MAX_AGE``      seconds a database connection is kept; default 60
 ``REDIS_URL``                  e.g. ``redis://127.0.0.1:6379/0``: Celery broker, results, cache
+``MANAGEMENT_TOKEN_LIFETIME_DAYS``  days a Management API bearer token lasts; default 90
+``MANAGEMENT_LOGIN_MAX_FAILURES``  failed logins of one email that lock it out; default 5,
+                               counted over ``MANAGEMENT_LOGIN_WINDOW_MINUTES`` (15) and locking
+                               it for ``MANAGEMENT_LOGIN_LOCKOUT_MINUTES`` (15)
+``MANAGEMENT_KEY_RATE_PER_MINUTE``  requests a management key may make a minute; default 180
 =============================  ===============================================================
 """
 
@@ -213,6 +218,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# The Management API (``management``): bearer tokens last about three months, as Talon.One's
+# do; a login is refused for LOCKOUT minutes once an email has had MAX_FAILURES failed logins
+# within WINDOW minutes; a management key may make RATE_PER_MINUTE requests a minute.
+MANAGEMENT_TOKEN_LIFETIME_DAYS = env_int("MANAGEMENT_TOKEN_LIFETIME_DAYS", default=90)
+MANAGEMENT_LOGIN_MAX_FAILURES = env_int("MANAGEMENT_LOGIN_MAX_FAILURES", default=5)
+MANAGEMENT_LOGIN_WINDOW_MINUTES = env_int("MANAGEMENT_LOGIN_WINDOW_MINUTES", default=15)
+MANAGEMENT_LOGIN_LOCKOUT_MINUTES = env_int("MANAGEMENT_LOGIN_LOCKOUT_MINUTES", default=15)
+MANAGEMENT_KEY_RATE_PER_MINUTE = env_int("MANAGEMENT_KEY_RATE_PER_MINUTE", default=180)
 
 LOGIN_URL = "campaigns:login"
 LOGIN_REDIRECT_URL = "campaigns:home"

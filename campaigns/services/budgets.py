@@ -376,3 +376,35 @@ def campaign_limits_set(*, campaign: Campaign, limits: Sequence[Mapping[str, Any
             if spec not in keep
         )
         applications_rules_changed(application_ids=[campaign.application_id])
+
+
+def budget_give_back(
+    *, session_id: int, campaign_id: int, action: str, amount: Decimal, now: datetime
+) -> None:
+    """Give back ``amount`` of what the session spent of the campaign's ``action`` budgets: a
+    partial return that takes ``amount`` of discount back (or, for ``setDiscountEffect``, that
+    many discounts). The same effect counted against every budget of the action (the
+    campaign's, a customer's …), so each of the session's spends on them gives back
+    ``amount``, never more than it took; counters locked in their order."""
+    if amount <= ZERO:
+        return
+    with transaction.atomic():
+        spends = (
+            BudgetSpend.objects.select_for_update()
+            .filter(
+                session_id=session_id,
+                rolled_back_at__isnull=True,
+                counter__limit__campaign_id=campaign_id,
+                counter__limit__action=action,
+            )
+            .order_by("counter_id")
+        )
+        for spend in spends:
+            back = min(amount, spend.amount)
+            BudgetCounter.objects.filter(pk=spend.counter_id).update(spent=F("spent") - back)
+            if back == spend.amount:
+                spend.rolled_back_at = now
+                spend.save(update_fields=["rolled_back_at"])
+            else:
+                spend.amount -= back
+                spend.save(update_fields=["amount"])

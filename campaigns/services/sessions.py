@@ -101,11 +101,13 @@ from campaigns.models import (
     Event,
     Referral,
 )
+from campaigns.models.budgets import LimitAction
 from campaigns.models.customers import SessionState
 from campaigns.rows import session_locked, session_write
 from campaigns.services.budgets import (
     Budget,
     Counted,
+    budget_give_back,
     budget_spends_roll_back,
     budgets_apply,
     budgets_of,
@@ -1309,6 +1311,10 @@ def _roll_back_returned(
     rollbacks: list[FiredEffect] = []
     replaced: list[int] = []
     replacements: list[EffectRecord] = []
+    given_back: dict[int, Decimal] = {}
+    """Campaign id → the discount the return takes back from it."""
+    effects_gone: dict[int, int] = {}
+    """Campaign id → its discounts the return takes back whole."""
     for record in records:
         discount = _discount(record)
         assert discount is not None
@@ -1334,6 +1340,12 @@ def _roll_back_returned(
             continue
         ref = _ref(record)
         rollbacks.append(FiredEffect(ref, _rollback(discount, discount.value - due)))
+        if record.campaign_id is not None:
+            given_back[record.campaign_id] = (
+                given_back.get(record.campaign_id, ZERO) + discount.value - due
+            )
+            if due == ZERO:
+                effects_gone[record.campaign_id] = effects_gone.get(record.campaign_id, 0) + 1
         replaced.append(record.pk)
         if due > ZERO:
             kept = replace(discount, value=due)
@@ -1350,6 +1362,22 @@ def _roll_back_returned(
     if replaced:
         EffectRecord.objects.filter(pk__in=replaced).update(rolled_back_at=now)
         EffectRecord.objects.bulk_create(replacements)
+    # The campaigns' budgets get back what the return took back, in campaign order.
+    for campaign_id in sorted(given_back):
+        budget_give_back(
+            session_id=session.pk,
+            campaign_id=campaign_id,
+            action=LimitAction.SET_DISCOUNT,
+            amount=given_back[campaign_id],
+            now=now,
+        )
+        budget_give_back(
+            session_id=session.pk,
+            campaign_id=campaign_id,
+            action=LimitAction.SET_DISCOUNT_EFFECT,
+            amount=Decimal(effects_gone.get(campaign_id, 0)),
+            now=now,
+        )
     return rollbacks
 
 

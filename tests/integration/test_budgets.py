@@ -300,3 +300,47 @@ def test_a_campaign_that_may_redeem_no_more_referrals_or_create_no_more_coupons(
         ("rejectReferral", "CampaignLimitReached")
     ]
     assert Coupon.objects.count() == 1
+
+
+def test_a_return_gives_back_the_budget_its_discounts_no_longer_need(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    made = CampaignFactory(application=application, name="Ten percent")
+    total = [".", "Session", "Total"]
+    rule = {
+        "title": "10%",
+        "condition": ["and"],
+        "effects": [["setDiscount", "10%", ["*", total, 0.1]]],
+    }
+    ruleset_create(campaign=made, rules=[rule], activate=True)
+    campaign_limits_set(campaign=made, limits=[{"action": "setDiscount", "limit": 100}])
+    body = {
+        "customerSession": {
+            "profileId": "ann",
+            "state": "closed",
+            "cartItems": [
+                {"sku": "A", "quantity": 1, "price": Decimal("60.00")},
+                {"sku": "B", "quantity": 1, "price": Decimal("40.00")},
+            ],
+        }
+    }
+    response = client.put(
+        "/v2/customer_sessions/s-1", data=dumps(body), content_type="application/json", headers=auth
+    )
+    assert response.status_code == 200, response.content
+    assert spent() == Decimal("10.00")
+    returned = client.post(
+        "/v2/customer_sessions/s-1/returns",
+        data=dumps({"return": {"returnedCartItems": [{"position": 1}]}}),
+        content_type="application/json",
+        headers=auth,
+    )
+    assert returned.status_code == 200, returned.content
+    assert spent() == Decimal("6.00")  # 10 % of what is kept
+    client.put(
+        "/v2/customer_sessions/s-1",
+        data=dumps({"customerSession": {"state": "cancelled"}}),
+        content_type="application/json",
+        headers=auth,
+    )
+    assert spent() == 0

@@ -732,3 +732,31 @@ def _reservations_insert(*, coupon: Coupon, profile_ids: Sequence[int], now: dat
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return len(cursor.fetchall())
+
+
+def coupon_discount_give_back(
+    *, session: CustomerSession, campaign_id: int, amount: Decimal
+) -> None:
+    """Give back to the coupon the session used in the campaign ``amount`` of what its
+    discounts drew of the coupon's discount limit (a partial return took that much discount
+    back), never more than the session drew. The redemption stays: the coupon was used."""
+    if amount <= ZERO:
+        return
+    with transaction.atomic():
+        redemptions = (
+            CouponRedemption.objects.select_for_update()
+            .filter(
+                session=session,
+                rolled_back_at__isnull=True,
+                coupon__campaign_id=campaign_id,
+                discount__gt=0,
+            )
+            .order_by("coupon_id")
+        )
+        for redemption in redemptions:
+            back = min(amount, redemption.discount)
+            Coupon.objects.filter(pk=redemption.coupon_id).update(
+                discount_counter=Greatest(F("discount_counter") - back, Value(ZERO))
+            )
+            redemption.discount -= back
+            redemption.save(update_fields=["discount"])

@@ -117,6 +117,7 @@ from campaigns.services.budgets import (
 from campaigns.services.coupons import (
     CouponExists,
     coupon_create,
+    coupon_discount_give_back,
     coupon_redeem_explained,
     coupon_redemptions_roll_back,
     coupon_rejection,
@@ -1362,7 +1363,12 @@ def _roll_back_returned(
     if replaced:
         EffectRecord.objects.filter(pk__in=replaced).update(rolled_back_at=now)
         EffectRecord.objects.bulk_create(replacements)
-    # The campaigns' budgets get back what the return took back, in campaign order.
+    # The campaigns' coupons and budgets get back what the return took back, in campaign
+    # order (coupons before budget counters, as closing locks them).
+    for campaign_id in sorted(given_back):
+        coupon_discount_give_back(
+            session=session, campaign_id=campaign_id, amount=given_back[campaign_id]
+        )
     for campaign_id in sorted(given_back):
         budget_give_back(
             session_id=session.pk,

@@ -402,3 +402,43 @@ def test_sessions_racing_for_a_coupons_value_never_draw_more_than_it_holds(
     coupon.refresh_from_db()
     assert sum(given, Decimal(0)) == coupon.discount_counter <= Decimal("25.00")
     assert len(given) >= 2
+
+
+def test_a_partial_return_gives_the_coupon_back_what_it_takes_back(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    made = CampaignFactory(application=application, name="Gift card")
+    rule = {
+        "title": "gift",
+        "condition": ["and", ["couponValid"]],
+        "effects": [["setDiscount", "gift", ["*", TOTAL, 0.5]]],
+    }
+    ruleset_create(campaign=made, rules=[rule], activate=True)
+    coupon = CouponFactory(
+        campaign=made, value="GIFT", usage_limit=0, discount_limit=Decimal("100.00")
+    )
+    body = {
+        "customerSession": {
+            "profileId": "ann",
+            "state": "closed",
+            "couponCodes": ["GIFT"],
+            "cartItems": [
+                {"sku": "A", "quantity": 1, "price": Decimal("60.00")},
+                {"sku": "B", "quantity": 1, "price": Decimal("40.00")},
+            ],
+        }
+    }
+    client.put(
+        "/v2/customer_sessions/s-1", data=dumps(body), content_type="application/json", headers=auth
+    )
+    coupon.refresh_from_db()
+    assert coupon.discount_counter == Decimal("50.00")
+    returned = client.post(
+        "/v2/customer_sessions/s-1/returns",
+        data=dumps({"return": {"returnedCartItems": [{"position": 1}]}}),
+        content_type="application/json",
+        headers=auth,
+    )
+    assert returned.status_code == 200, returned.content
+    coupon.refresh_from_db()
+    assert coupon.discount_counter == Decimal("30.00")  # half of what is kept

@@ -73,3 +73,11 @@ def bearer(raw_token: str) -> dict[str, str]:
 def key_auth(raw_key: str) -> dict[str, str]:
     """The ``Authorization`` header of a management key."""
     return {"Authorization": f"ManagementKey-v1 {raw_key}"}
+
+
+def member_headers(application: Application, role: str, *, raw_token: str) -> dict[str, str]:
+    """The ``Authorization`` header of a new user with ``role`` in ``application``."""
+    user = UserFactory()
+    ManagementTokenFactory(raw_token=raw_token, user=user)
+    MembershipFactory(user=user, application=application, role=role)
+    return bearer(raw_token)

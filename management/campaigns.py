@@ -1,0 +1,625 @@
+"""``/v1/applications/{applicationId}/campaigns``: an application's campaigns and their
+rulesets, as Talon.One's Management API serves them.
+
+- ``getCampaigns`` (viewer) lists them, filtered and paged (``paginate``); ``createCampaign``
+  (editor) makes one, with its budgets (``limits``).
+- ``getCampaign`` (viewer), ``updateCampaign`` (editor) and ``deleteCampaign`` (admin: deleting
+  takes the campaign's coupons, referral codes and budget counters with it and cannot be undone;
+  an editor archives instead, ``state: archived``).
+- ``getRulesets`` and ``getRuleset`` (viewer) read a campaign's rule versions; ``createRuleset``
+  (editor; in Talon.One's SDKs, no longer in its current reference) saves a new version, checked
+  against the application's attributes, and makes it the active one with ``activate: true``.
+  A version is also activated as Talon.One does it, by ``updateCampaign`` with
+  ``activeRulesetId``.
+
+Bodies are read as Talon.One's ``NewCampaign``/``UpdateCampaign``/``NewRuleset`` with the fields
+a campaign has here; the others (``attributes``, ``couponSettings``, ``campaignGroups`` …) are
+ignored. ``updateCampaign`` changes the fields it is sent and keeps the others; ``limits``, when
+sent, replace the campaign's budgets. Every change that can change what evaluation does (any
+campaign write, a new active ruleset) bumps the application's ``rules_version``, so the compiled
+rules of every process are rebuilt.
+
+Answers are in Talon.One's ``Campaign`` shape: the Integration API's rendering
+(``integration.campaigns.render_campaign``) plus ``created``, ``updated``, ``activeRulesetId``,
+``evaluationGroupId`` and ``limits``. Talon.One's ``userId`` (who created it) is not recorded
+here, so it is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from django.db import connection, transaction
+from django.db.models import BooleanField, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from campaigns.models import Application, Campaign, EvaluationGroup, Ruleset
+from campaigns.models.budgets import (
+    AMOUNT_DIGITS,
+    AMOUNT_PLACES,
+    LIMIT_ENTITIES,
+    CampaignLimit,
+    LimitAction,
+    LimitPeriod,
+)
+from campaigns.models.campaigns import CAMPAIGN_FEATURES, CampaignState
+from campaigns.selectors import campaign_get, campaign_list
+from campaigns.services.budgets import campaign_limits_set
+from campaigns.services.rulesets import applications_rules_changed, ruleset_activate, ruleset_create
+from integration.campaigns import render_campaign
+from integration.errors import BadRequest, ErrorItem, NotFound, json_pointer
+from integration.render import dumps, rfc3339
+from management.models import Role
+from management.views import MAX_ID, ManagementView, paginate
+from rules.values import parse_rfc3339
+
+#: Talon.One's bounds on a campaign's tags.
+MAX_TAGS: Final = 50
+MAX_TAG_LENGTH: Final = 50
+#: Ours: the most budgets one campaign may have.
+MAX_LIMITS: Final = 100
+#: The model's bound on a campaign's name.
+MAX_NAME_LENGTH: Final = 200
+
+#: The fields ``getCampaigns`` sorts by: API name to model field.
+CAMPAIGN_SORT_FIELDS: Final = {
+    "id": "id",
+    "name": "name",
+    "created": "created",
+    "updated": "modified",
+    "startTime": "start_time",
+    "endTime": "end_time",
+    "state": "state",
+}
+#: The fields ``getRulesets`` sorts by.
+RULESET_SORT_FIELDS: Final = {"id": "id", "created": "created"}
+
+#: ``getCampaigns``' time filters: query parameter → lookup (bounds inclusive). As in the
+#: Integration API, a campaign without a start passes ``startBefore``, one without an end
+#: passes ``endAfter``.
+_TIME_FILTERS: Final = {
+    "createdBefore": "created__lte",
+    "createdAfter": "created__gte",
+    "startBefore": "start_time__lte",
+    "startAfter": "start_time__gte",
+    "endBefore": "end_time__lte",
+    "endAfter": "end_time__gte",
+}
+_OPEN_ENDED: Final = {"startBefore": "start_time__isnull", "endAfter": "end_time__isnull"}
+
+#: Filters of things campaigns here never belong to (access groups, templates, stores): a
+#: valid id matches no campaign.
+_UNMODELLED_FILTERS: Final = ("campaignGroupId", "templateId", "storeId")
+
+#: ``campaignState`` values.
+_CAMPAIGN_STATES: Final = (
+    "enabled",
+    "disabled",
+    "archived",
+    "scheduled",
+    "running",
+    "expired",
+    "staged",
+)
+
+#: API field → model field of the campaign's plain fields.
+_CAMPAIGN_FIELDS: Final = {
+    "name": "name",
+    "description": "description",
+    "state": "state",
+    "startTime": "start_time",
+    "endTime": "end_time",
+    "tags": "tags",
+    "features": "features",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes (keyword-only, one transaction each; every one bumps the application's rules_version)
+
+
+class _Keep:
+    """``campaign_update``'s marker: leave the evaluation group as it is."""
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    application: Application,
+    values: Mapping[str, Any],
+    evaluation_group: EvaluationGroup | None,
+    limits: Sequence[Mapping[str, Any]],
+) -> Campaign:
+    """A new campaign of ``application`` with the model ``values`` and budgets ``limits``."""
+    campaign = Campaign.objects.create(
+        application=application, evaluation_group=evaluation_group, **values
+    )
+    campaign_limits_set(campaign=campaign, limits=limits)  # bumps rules_version
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(
+    *,
+    campaign: Campaign,
+    values: Mapping[str, Any],
+    evaluation_group: EvaluationGroup | type[_Keep] | None = _Keep,
+    limits: Sequence[Mapping[str, Any]] | None = None,
+    active_ruleset: Ruleset | None = None,
+) -> Campaign:
+    """Change the campaign's model ``values``; its group (unless ``_Keep``), budgets (when
+    ``limits`` is given) and active ruleset (when given)."""
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    changed = list(values)
+    for field, value in values.items():
+        setattr(locked, field, value)
+    if evaluation_group is not _Keep:
+        assert evaluation_group is None or isinstance(evaluation_group, EvaluationGroup)
+        locked.evaluation_group = evaluation_group
+        changed.append("evaluation_group")
+    locked.save(update_fields=[*changed, "modified"])
+    if limits is not None:
+        campaign_limits_set(campaign=locked, limits=limits)
+    if active_ruleset is not None and active_ruleset.pk != locked.active_ruleset_id:
+        ruleset_activate(ruleset=active_ruleset)
+    applications_rules_changed(application_ids=[locked.application_id])
+    return locked
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete the campaign with its rulesets, budgets, coupons and referral codes."""
+    application_id = campaign.application_id
+    Campaign.objects.filter(pk=campaign.pk).delete()
+    applications_rules_changed(application_ids=[application_id])
+
+
+# ---------------------------------------------------------------------------------------------
+# Bodies
+
+
+class RFC3339Field(serializers.Field[datetime, datetime, str, Any]):
+    """A time in RFC 3339 (``2026-07-01T00:00:00Z``), as Talon.One sends and reads them."""
+
+    default_error_messages = {"invalid": "Enter an RFC 3339 time, such as 2026-07-01T00:00:00Z."}
+
+    def to_internal_value(self, data: Any) -> datetime:
+        moment = parse_rfc3339(data) if isinstance(data, str) else None
+        if moment is None:
+            self.fail("invalid")
+        assert moment is not None
+        return moment
+
+    def to_representation(self, value: datetime) -> str:
+        return rfc3339(value)
+
+
+class LimitInput(serializers.Serializer[Any]):
+    """One of ``limits``: Talon.One's ``LimitConfig`` with the actions, periods and entities
+    budgets have here."""
+
+    action = serializers.ChoiceField(choices=LimitAction.values)
+    limit = serializers.DecimalField(
+        max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, min_value=0
+    )
+    period = serializers.ChoiceField(
+        choices=[period for period in LimitPeriod.values if period],
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+    )
+    entities = serializers.ListField(
+        child=serializers.ChoiceField(choices=LIMIT_ENTITIES), required=False, allow_empty=True
+    )
+
+    def validate_entities(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Name each entity once.", code="duplicate")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "action": attrs["action"],
+            "limit": attrs["limit"],
+            "period": attrs.get("period") or "",
+            "entities": attrs.get("entities", []),
+        }
+
+
+class CampaignInput(serializers.Serializer[Any]):
+    """The body of ``createCampaign`` (``NewCampaign``), the fields a campaign has here."""
+
+    name = serializers.CharField(max_length=MAX_NAME_LENGTH)
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    state = serializers.ChoiceField(choices=CampaignState.values, required=False)
+    startTime = RFC3339Field(required=False, allow_null=True)
+    endTime = RFC3339Field(required=False, allow_null=True)
+    tags = serializers.ListField(
+        child=serializers.CharField(min_length=1, max_length=MAX_TAG_LENGTH),
+        max_length=MAX_TAGS,
+        required=False,
+    )
+    features = serializers.ListField(
+        child=serializers.ChoiceField(choices=CAMPAIGN_FEATURES), required=False
+    )
+    limits = serializers.ListField(child=LimitInput(), max_length=MAX_LIMITS, required=False)
+    evaluationGroupId = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True
+    )
+
+    def validate_features(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class CampaignUpdateInput(CampaignInput):
+    """The body of ``updateCampaign`` (``UpdateCampaign``): every field is optional (those not
+    sent are kept), and ``activeRulesetId`` names the version to run."""
+
+    activeRulesetId = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+
+class RulesetInput(serializers.Serializer[Any]):
+    """The body of ``createRuleset`` (``NewRuleset``): ``rules`` (checked by the service) and
+    whether to activate them. ``bindings``, ``strikethroughRules`` and ``rbVersion`` are not
+    read. Numbers in rules are stored as JSON floats, so one with more digits than a float
+    keeps is refused rather than rounded."""
+
+    rules = serializers.ListField(allow_empty=True)
+    activate = serializers.BooleanField(required=False, default=False)
+
+
+def _json_numbers(value: Any, pointer: str, problems: list[ErrorItem]) -> Any:
+    """``value`` (a rule, read with exact ``Decimal`` numbers) with each decimal number as the
+    float a JSON column stores, which the rule engine reads back through its text; a number
+    whose text a float would not keep is a problem."""
+    if isinstance(value, Decimal):
+        number = float(value)
+        if not value.is_finite() or Decimal(repr(number)) != value:
+            problems.append(
+                ErrorItem(
+                    code="number_too_precise",
+                    title="Invalid value",
+                    details="A number in a rule may have at most 15 significant digits.",
+                    pointer=pointer,
+                )
+            )
+        return number
+    if isinstance(value, list):
+        return [
+            _json_numbers(item, json_pointer(pointer, index), problems)
+            for index, item in enumerate(value)
+        ]
+    if isinstance(value, dict):
+        return {
+            key: _json_numbers(item, json_pointer(pointer, key), problems)
+            for key, item in value.items()
+        }
+    return value
+
+
+def _valid(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
+    serializer.is_valid(raise_exception=True)
+    data: dict[str, Any] = serializer.validated_data
+    return data
+
+
+def _invalid(pointer: str, details: str, *, code: str = "invalid") -> BadRequest:
+    item = ErrorItem(code=code, title="Invalid value", details=details, pointer=pointer)
+    return BadRequest("The request is not valid.", [item], code=code)
+
+
+def _model_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The body's plain campaign fields as model fields (a ``null`` time clears it)."""
+    return {
+        _CAMPAIGN_FIELDS[name]: value for name, value in data.items() if name in _CAMPAIGN_FIELDS
+    }
+
+
+def _schedule_check(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise _invalid("/endTime", "endTime must be after startTime.", code="ends_before_start")
+
+
+def _evaluation_group(application: Application, group_id: int | None) -> EvaluationGroup | None:
+    if group_id is None:
+        return None
+    group = EvaluationGroup.objects.filter(application=application, pk=group_id).first()
+    if group is None:
+        raise _invalid(
+            "/evaluationGroupId",
+            f"There is no evaluation group {group_id} in this application.",
+            code="evaluation_group_not_found",
+        )
+    return group
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers
+
+
+def render_limit(limit: CampaignLimit) -> dict[str, Any]:
+    """A budget as Talon.One's ``LimitConfig`` (no ``period`` when it never starts again)."""
+    rendered: dict[str, Any] = {"action": limit.action, "limit": limit.limit}
+    if limit.period:
+        rendered["period"] = limit.period
+    rendered["entities"] = list(limit.entities or [])
+    return rendered
+
+
+#: Where a list of campaigns keeps each one's budgets, read with one query for the page.
+_PREFETCHED_LIMITS: Final = "prefetched_limits"
+
+
+def render_management_campaign(campaign: Campaign) -> dict[str, Any]:
+    """``campaign`` as the Management API's ``Campaign`` (see the module)."""
+    rendered = render_campaign(campaign)
+    rendered["created"] = rfc3339(campaign.created)
+    rendered["updated"] = rfc3339(campaign.modified)
+    if campaign.active_ruleset_id is not None:
+        rendered["activeRulesetId"] = campaign.active_ruleset_id
+    if campaign.evaluation_group_id is not None:
+        rendered["evaluationGroupId"] = campaign.evaluation_group_id
+    limits = getattr(campaign, _PREFETCHED_LIMITS, None)
+    if limits is None:
+        limits = CampaignLimit.objects.filter(campaign=campaign).order_by("pk")
+    rendered["limits"] = [render_limit(limit) for limit in limits]
+    return rendered
+
+
+def render_ruleset(ruleset: Ruleset) -> dict[str, Any]:
+    """``ruleset`` as Talon.One's ``Ruleset``."""
+    rendered: dict[str, Any] = {
+        "id": ruleset.pk,
+        "created": rfc3339(ruleset.created),
+        "campaignId": ruleset.campaign_id,
+        "rules": ruleset.rules,
+        "strikethroughRules": ruleset.strikethrough_rules,
+        "bindings": ruleset.bindings,
+    }
+    if ruleset.activated_at is not None:
+        rendered["activatedAt"] = rfc3339(ruleset.activated_at)
+    return rendered
+
+
+def _json(data: Any, *, status: int = 200) -> HttpResponse:
+    # ``dumps`` writes budgets' amounts as exact numbers (DRF's encoder would make floats).
+    return HttpResponse(dumps(data), status=status, content_type="application/json")
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters of getCampaigns
+
+
+def _campaigns_filtered(request: Request, campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """``campaigns`` narrowed by ``getCampaigns``' query parameters; ``BadRequest`` naming
+    every parameter that is not valid."""
+    params = request.query_params
+    problems: list[ErrorItem] = []
+
+    def problem(parameter: str, details: str) -> None:
+        problems.append(
+            ErrorItem(
+                code="invalid_query_parameter",
+                title="Invalid value",
+                details=details,
+                parameter=parameter,
+            )
+        )
+
+    state = params.get("campaignState")
+    if state is not None:
+        if state in _CAMPAIGN_STATES:
+            campaigns = _in_state(campaigns, state)
+        else:
+            problem("campaignState", f"campaignState may be one of {', '.join(_CAMPAIGN_STATES)}.")
+    for parameter, lookup in _TIME_FILTERS.items():
+        text = params.get(parameter)
+        if text is None:
+            continue
+        moment = parse_rfc3339(text)
+        if moment is None:
+            problem(
+                parameter, f"{parameter} must be an RFC 3339 time, such as 2026-07-01T00:00:00Z."
+            )
+            continue
+        condition = Q(**{lookup: moment})
+        open_ended = _OPEN_ENDED.get(parameter)
+        if open_ended is not None:
+            condition |= Q(**{open_ended: True})
+        campaigns = campaigns.filter(condition)
+    for parameter in _UNMODELLED_FILTERS:
+        text = params.get(parameter)
+        if text is None:
+            continue
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):
+            problem(parameter, f"{parameter} must be a whole number.")
+        else:
+            campaigns = campaigns.none()
+    words = Q()
+    name = params.get("name")
+    if name:
+        words |= Q(name__icontains=name)
+    tag = params.get("tags")
+    if tag:
+        campaigns = campaigns.annotate(_tagged=_tag_like(tag))
+        words |= Q(_tagged=True)
+    if problems:
+        raise BadRequest("The query parameters are not valid.", problems)
+    return campaigns.filter(words)
+
+
+def _tag_like(text: str) -> RawSQL:
+    """Whether any of the campaign's tags contains ``text``, ignoring case."""
+    ops = connection.ops
+    column = f"{ops.quote_name(Campaign._meta.db_table)}.{ops.quote_name('tags')}"
+    # The column's name is ours and the text a parameter: nothing of the request is SQL.
+    sql = f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({column}) AS tag WHERE tag ILIKE %s)"  # noqa: S608
+    return RawSQL(sql, (f"%{_like_escaped(text)}%",), output_field=BooleanField())  # noqa: S611
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _in_state(campaigns: QuerySet[Campaign], state: str) -> QuerySet[Campaign]:
+    """Talon.One's ``campaignState``: the stored states, and ``scheduled`` (enabled, not yet
+    started), ``running`` (what evaluation runs now), ``expired`` (enabled, ended); no campaign
+    here is ``staged``."""
+    now = timezone.now()
+    enabled = campaigns.filter(state=CampaignState.ENABLED)
+    if state == "scheduled":
+        return enabled.filter(start_time__gt=now)
+    if state == "running":
+        return (
+            enabled.filter(active_ruleset__isnull=False)
+            .filter(Q(start_time__isnull=True) | Q(start_time__lte=now))
+            .filter(Q(end_time__isnull=True) | Q(end_time__gt=now))
+        )
+    if state == "expired":
+        return enabled.filter(end_time__lte=now)
+    if state == "staged":
+        return campaigns.none()
+    return campaigns.filter(state=state)
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+
+
+class _CampaignView(ManagementView):
+    """Reaches a campaign through its application: another tenant's is a 404."""
+
+    def campaign_for(self, application_id: int, campaign_id: int, *, role: str) -> Campaign:
+        application = self.application_for(application_id, role=role)
+        try:
+            if not 0 < campaign_id <= MAX_ID:
+                raise Campaign.DoesNotExist
+            return campaign_get(application=application, id=campaign_id)
+        except Campaign.DoesNotExist:
+            raise NotFound(
+                f"There is no campaign {campaign_id} in this application.",
+                code="campaign_not_found",
+            ) from None
+
+
+class CampaignsView(ManagementView):
+    operation = {"GET": "getCampaigns", "POST": "createCampaign"}
+
+    def get(self, request: Request, application_id: int) -> HttpResponse:
+        application = self.application_for(application_id, role=Role.VIEWER)
+        campaigns = _campaigns_filtered(request, campaign_list(application=application))
+        page = paginate(
+            request,
+            campaigns.prefetch_related(
+                Prefetch(
+                    "limits",
+                    CampaignLimit.objects.order_by("pk"),
+                    to_attr=_PREFETCHED_LIMITS,
+                )
+            ),
+            sortable=CAMPAIGN_SORT_FIELDS,
+            render=render_management_campaign,
+        )
+        return _json(page)
+
+    def post(self, request: Request, application_id: int) -> HttpResponse:
+        application = self.application_for(application_id, role=Role.EDITOR)
+        data = _valid(CampaignInput(data=request.data))
+        _schedule_check(data.get("startTime"), data.get("endTime"))
+        campaign = campaign_create(
+            application=application,
+            values=_model_values(data),
+            evaluation_group=_evaluation_group(application, data.get("evaluationGroupId")),
+            limits=data.get("limits", []),
+        )
+        created = campaign_get(application=application, id=campaign.pk)
+        return _json(render_management_campaign(created), status=201)
+
+
+class CampaignView(_CampaignView):
+    operation = {"GET": "getCampaign", "PUT": "updateCampaign", "DELETE": "deleteCampaign"}
+
+    def get(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.VIEWER)
+        return _json(render_management_campaign(campaign))
+
+    def put(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
+        application = campaign.application
+        data = _valid(CampaignUpdateInput(data=request.data, partial=True))
+        _schedule_check(
+            data.get("startTime", campaign.start_time), data.get("endTime", campaign.end_time)
+        )
+        group: EvaluationGroup | type[_Keep] | None = _Keep
+        if "evaluationGroupId" in data:
+            group = _evaluation_group(application, data["evaluationGroupId"])
+        active = None
+        if "activeRulesetId" in data:
+            active = campaign.rulesets.filter(pk=data["activeRulesetId"]).first()
+            if active is None:
+                raise _invalid(
+                    "/activeRulesetId",
+                    f"The campaign has no ruleset {data['activeRulesetId']}.",
+                    code="ruleset_not_found",
+                )
+        campaign_update(
+            campaign=campaign,
+            values=_model_values(data),
+            evaluation_group=group,
+            limits=data.get("limits"),
+            active_ruleset=active,
+        )
+        updated = campaign_get(application=application, id=campaign.pk)
+        return _json(render_management_campaign(updated))
+
+    def delete(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.ADMIN)
+        campaign_delete(campaign=campaign)
+        return HttpResponse(status=204)
+
+
+class RulesetsView(_CampaignView):
+    operation = {"GET": "getRulesets", "POST": "createRuleset"}
+
+    def get(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.VIEWER)
+        page = paginate(
+            request,
+            Ruleset.objects.filter(campaign=campaign),
+            sortable=RULESET_SORT_FIELDS,
+            render=render_ruleset,
+        )
+        return _json(page)
+
+    def post(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
+        data = _valid(RulesetInput(data=request.data))
+        problems: list[ErrorItem] = []
+        rules = _json_numbers(data["rules"], "/rules", problems)
+        if problems:
+            raise BadRequest("The rules are not valid.", problems, code="number_too_precise")
+        # RulesetInvalid is answered 400 with a pointer into ``rules`` for each problem.
+        ruleset = ruleset_create(campaign=campaign, rules=rules, activate=data["activate"])
+        return _json(render_ruleset(ruleset), status=201)
+
+
+class RulesetView(_CampaignView):
+    operation = "getRuleset"
+
+    def get(
+        self, request: Request, application_id: int, campaign_id: int, ruleset_id: int
+    ) -> HttpResponse:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.VIEWER)
+        ruleset = campaign.rulesets.filter(pk=ruleset_id).first() if ruleset_id <= MAX_ID else None
+        if ruleset is None:
+            raise NotFound(
+                f"There is no ruleset {ruleset_id} in this campaign.", code="ruleset_not_found"
+            )
+        return _json(render_ruleset(ruleset))

@@ -27,12 +27,12 @@ here, so it is left out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import BooleanField, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpResponse
@@ -51,13 +51,13 @@ from campaigns.models.budgets import (
 )
 from campaigns.models.campaigns import CAMPAIGN_FEATURES, CampaignState
 from campaigns.selectors import campaign_get, campaign_list
-from campaigns.services.budgets import campaign_limits_set
-from campaigns.services.rulesets import applications_rules_changed, ruleset_activate, ruleset_create
+from campaigns.services.campaigns import Keep, campaign_create, campaign_delete, campaign_update
+from campaigns.services.rulesets import ruleset_create
 from integration.campaigns import render_campaign
 from integration.errors import BadRequest, ErrorItem, NotFound, json_pointer
 from integration.render import dumps, rfc3339
 from management.models import Role
-from management.views import MAX_ID, ManagementView, paginate
+from management.views import MAX_ID, ManagementView, RFC3339Field, paginate
 from rules.values import parse_rfc3339
 
 #: Talon.One's bounds on a campaign's tags.
@@ -122,83 +122,7 @@ _CAMPAIGN_FIELDS: Final = {
 
 
 # ---------------------------------------------------------------------------------------------
-# Writes (keyword-only, one transaction each; every one bumps the application's rules_version)
-
-
-class _Keep:
-    """``campaign_update``'s marker: leave the evaluation group as it is."""
-
-
-@transaction.atomic
-def campaign_create(
-    *,
-    application: Application,
-    values: Mapping[str, Any],
-    evaluation_group: EvaluationGroup | None,
-    limits: Sequence[Mapping[str, Any]],
-) -> Campaign:
-    """A new campaign of ``application`` with the model ``values`` and budgets ``limits``."""
-    campaign = Campaign.objects.create(
-        application=application, evaluation_group=evaluation_group, **values
-    )
-    campaign_limits_set(campaign=campaign, limits=limits)  # bumps rules_version
-    return campaign
-
-
-@transaction.atomic
-def campaign_update(
-    *,
-    campaign: Campaign,
-    values: Mapping[str, Any],
-    evaluation_group: EvaluationGroup | type[_Keep] | None = _Keep,
-    limits: Sequence[Mapping[str, Any]] | None = None,
-    active_ruleset: Ruleset | None = None,
-) -> Campaign:
-    """Change the campaign's model ``values``; its group (unless ``_Keep``), budgets (when
-    ``limits`` is given) and active ruleset (when given)."""
-    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    changed = list(values)
-    for field, value in values.items():
-        setattr(locked, field, value)
-    if evaluation_group is not _Keep:
-        assert evaluation_group is None or isinstance(evaluation_group, EvaluationGroup)
-        locked.evaluation_group = evaluation_group
-        changed.append("evaluation_group")
-    locked.save(update_fields=[*changed, "modified"])
-    if limits is not None:
-        campaign_limits_set(campaign=locked, limits=limits)
-    if active_ruleset is not None and active_ruleset.pk != locked.active_ruleset_id:
-        ruleset_activate(ruleset=active_ruleset)
-    applications_rules_changed(application_ids=[locked.application_id])
-    return locked
-
-
-@transaction.atomic
-def campaign_delete(*, campaign: Campaign) -> None:
-    """Delete the campaign with its rulesets, budgets, coupons and referral codes."""
-    application_id = campaign.application_id
-    Campaign.objects.filter(pk=campaign.pk).delete()
-    applications_rules_changed(application_ids=[application_id])
-
-
-# ---------------------------------------------------------------------------------------------
 # Bodies
-
-
-class RFC3339Field(serializers.Field[datetime, datetime, str, Any]):
-    """A time in RFC 3339 (``2026-07-01T00:00:00Z``), as Talon.One sends and reads them."""
-
-    default_error_messages = {"invalid": "Enter an RFC 3339 time, such as 2026-07-01T00:00:00Z."}
-
-    def to_internal_value(self, data: Any) -> datetime:
-        moment = parse_rfc3339(data) if isinstance(data, str) else None
-        if moment is None:
-            self.fail("invalid")
-        assert moment is not None
-        return moment
-
-    def to_representation(self, value: datetime) -> str:
-        return rfc3339(value)
 
 
 class LimitInput(serializers.Serializer[Any]):
@@ -557,7 +481,7 @@ class CampaignView(_CampaignView):
         _schedule_check(
             data.get("startTime", campaign.start_time), data.get("endTime", campaign.end_time)
         )
-        group: EvaluationGroup | type[_Keep] | None = _Keep
+        group: EvaluationGroup | type[Keep] | None = Keep
         if "evaluationGroupId" in data:
             group = _evaluation_group(application, data["evaluationGroupId"])
         active = None

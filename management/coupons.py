@@ -67,7 +67,7 @@ from integration.render import render_coupon, rfc3339
 from integration.sessions import coupon_view
 from management.applications import ACCOUNT_ID
 from management.models import ManagementKey, Role
-from management.views import MAX_ID, ManagementView, paginate
+from management.views import MAX_ID, ManagementView, RFC3339Field, paginate
 from rules.values import parse_rfc3339
 
 #: How many random characters a code has when ``createCoupons`` is sent no ``couponPattern``.
@@ -123,21 +123,6 @@ _UPDATABLE: Final = {
 
 # ---------------------------------------------------------------------------------------------
 # Request bodies
-
-
-class Rfc3339Field(serializers.Field):
-    """A time in RFC 3339, with its offset (``2025-07-01T04:00:00Z``)."""
-
-    default_error_messages = {"invalid": "Enter an RFC 3339 time, such as 2025-07-01T04:00:00Z."}
-
-    def to_internal_value(self, data: Any) -> datetime:
-        parsed = parse_rfc3339(data) if isinstance(data, str) else None
-        if parsed is None:
-            self.fail("invalid")
-        return parsed
-
-    def to_representation(self, value: datetime) -> str:
-        return rfc3339(value)
 
 
 class StrictSerializer(serializers.Serializer[Any]):
@@ -216,8 +201,8 @@ class CouponTermsSerializer(StrictSerializer):
     usageLimit = _usage_limit()
     discountLimit = _discount_limit(required=False)
     reservationLimit = _usage_limit(required=False)
-    startDate = Rfc3339Field(required=False)
-    expiryDate = Rfc3339Field(required=False)
+    startDate = RFC3339Field(required=False)
+    expiryDate = RFC3339Field(required=False)
     attributes = serializers.DictField(required=False)
     recipientIntegrationId = _recipient(required=False)
     isReservationMandatory = serializers.BooleanField(required=False)
@@ -300,8 +285,8 @@ class UpdateCouponSerializer(StrictSerializer):
     usageLimit = _usage_limit(required=False)
     discountLimit = _discount_limit(required=False)
     reservationLimit = _usage_limit(required=False)
-    startDate = Rfc3339Field(required=False, allow_null=True)
-    expiryDate = Rfc3339Field(required=False, allow_null=True)
+    startDate = RFC3339Field(required=False, allow_null=True)
+    expiryDate = RFC3339Field(required=False, allow_null=True)
     recipientIntegrationId = _recipient(required=False, allow_null=True)
     attributes = serializers.DictField(required=False)
     isReservationMandatory = serializers.BooleanField(required=False)

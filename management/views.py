@@ -17,11 +17,13 @@ application through ``application_for`` (never by id alone) and page lists with 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model, QuerySet
+from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -29,6 +31,7 @@ from rest_framework.views import APIView
 
 from campaigns.models import Application
 from integration.errors import BadRequest, ErrorItem, IntegrationError, NotFound
+from integration.render import rfc3339
 from integration.views import MAX_BODY_BYTES, DecimalJSONParser, JsonOnly, check_body_size
 from management.authentication import (
     BEARER_SCHEME,
@@ -40,6 +43,7 @@ from management.authentication import (
 )
 from management.models import ManagementKey, ManagementToken
 from management.services import applications_visible, role_allows, role_in
+from rules.values import parse_rfc3339
 
 M = TypeVar("M", bound=Model)
 
@@ -256,3 +260,19 @@ def _ordering(request: Request, sortable: Mapping[str, str]) -> list[str]:
         raise BadRequest("The query parameter sort is not valid.", [item])
     sign = "-" if descending else ""
     return [f"{sign}{field}", f"{sign}pk"]
+
+
+class RFC3339Field(serializers.Field[datetime, datetime, str, Any]):
+    """A time in RFC 3339 (``2026-07-01T00:00:00Z``), as Talon.One sends and reads them."""
+
+    default_error_messages = {"invalid": "Enter an RFC 3339 time, such as 2026-07-01T00:00:00Z."}
+
+    def to_internal_value(self, data: Any) -> datetime:
+        moment = parse_rfc3339(data) if isinstance(data, str) else None
+        if moment is None:
+            self.fail("invalid")
+        assert moment is not None
+        return moment
+
+    def to_representation(self, value: datetime) -> str:
+        return rfc3339(value)

@@ -47,7 +47,7 @@ class LimitPeriod(models.TextChoices):
     YEARLY = "yearly", "Yearly"
 
 
-LIMIT_ENTITIES = ("Coupon", "Profile", "Identifier", "Session")
+LIMIT_ENTITIES = ("Coupon", "Referral", "Profile", "Identifier", "Session")
 """The entities a limit can be counted per (of Talon.One's, those that exist here)."""
 
 
@@ -64,8 +64,8 @@ class CampaignLimit(models.Model):
     entities = models.JSONField(
         default=list,
         blank=True,
-        help_text="Counted per value of these entities (Coupon, Profile, Identifier, Session); "
-        "none: for the whole campaign.",
+        help_text="Counted per value of these entities (Coupon, Referral, Profile, Identifier, "
+        "Session); none: for the whole campaign.",
     )
 
     class Meta:

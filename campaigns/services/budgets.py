@@ -103,6 +103,8 @@ class Counted:
     identifiers: tuple[str, ...]
     coupons: Mapping[int, int]
     """Campaign id → the id of the coupon the session uses in it."""
+    referrals: Mapping[int, int] = dataclasses.field(default_factory=dict)
+    """Campaign id → the id of the referral the session uses in it."""
 
 
 def period_start(period: str, now: datetime, timezone: str) -> date:
@@ -132,6 +134,9 @@ def limit_keys(limit: LimitSpec, counted: Counted) -> list[str]:
         elif entity == "Coupon":
             coupon = counted.coupons.get(limit.campaign_id)
             values = [str(coupon)] if coupon is not None else []
+        elif entity == "Referral":
+            referral = counted.referrals.get(limit.campaign_id)
+            values = [str(referral)] if referral is not None else []
         elif entity == "Identifier":
             values = list(counted.identifiers)
         else:

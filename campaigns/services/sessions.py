@@ -450,6 +450,7 @@ def _update(
             session=session,
             profile=profile,
             coupons=coupons,
+            referral=referral,
             now=now,
         )
         exhausted = [
@@ -798,6 +799,7 @@ def _within_budgets(
     session: CustomerSession,
     profile: CustomerProfile | None,
     coupons: _SessionCoupons,
+    referral: _SessionReferral,
     now: datetime,
 ) -> tuple[list[FiredEffect], list[RuleFailure], dict[Budget, Decimal]]:
     """The effects that fit their campaigns' budgets as they now stand, the failures of those
@@ -805,11 +807,13 @@ def _within_budgets(
     when no campaign that produced an effect has a budget."""
     if not any(fired.rule.ruleset in compiled.limits for fired in effects):
         return effects, [], {}
+    used = referral.accepted(effects)
     counted = Counted(
         session_id=session.pk,
         profile_id=profile.pk if profile is not None else None,
         identifiers=tuple(session.identifiers),
         coupons={coupon.campaign_id: coupon.pk for _, coupon in coupons.accepted(effects)},
+        referrals={used.campaign_id: used.pk} if used is not None else {},
     )
     timezone = application.timezone
     budgets = budgets_of(effects, compiled.limits, counted, now=now, timezone=timezone)

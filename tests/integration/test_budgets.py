@@ -344,3 +344,43 @@ def test_a_return_gives_back_the_budget_its_discounts_no_longer_need(
         headers=auth,
     )
     assert spent() == 0
+
+
+def test_a_per_referral_budget_counts_each_referral_code_apart(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    from tests.factories import ReferralFactory
+
+    made = CampaignFactory(application=application, name="Friends")
+    rule = {
+        "title": "friend",
+        "condition": ["and", ["referralValid"]],
+        "effects": [["setDiscount", "friend", 5]],
+    }
+    ruleset_create(campaign=made, rules=[rule], activate=True)
+    campaign_limits_set(
+        campaign=made, limits=[{"action": "setDiscount", "limit": 5, "entities": ["Referral"]}]
+    )
+    ReferralFactory(campaign=made, code="ONE", usage_limit=0)
+    ReferralFactory(campaign=made, code="TWO", usage_limit=0)
+
+    def close(session: str, profile: str, code: str) -> list[Any]:
+        body = {
+            "customerSession": {
+                "profileId": profile,
+                "state": "closed",
+                "referralCode": code,
+                "cartItems": [{"sku": "SKU-1", "quantity": 1, "price": Decimal("50.00")}],
+            }
+        }
+        response = client.put(
+            f"/v2/customer_sessions/{session}",
+            data=dumps(body),
+            content_type="application/json",
+            headers=auth,
+        )
+        return discounts(json.loads(response.content, parse_float=Decimal))
+
+    assert close("s-1", "bob", "ONE") == [(Decimal("5.00"), None)]
+    assert close("s-2", "carol", "ONE") == []  # the referral's budget is spent
+    assert close("s-3", "dave", "TWO") == [(Decimal("5.00"), None)]

@@ -384,7 +384,11 @@ def _tag_like(text: str) -> RawSQL:
     ops = connection.ops
     column = f"{ops.quote_name(Campaign._meta.db_table)}.{ops.quote_name('tags')}"
     # The column's name is ours and the text a parameter: nothing of the request is SQL.
-    sql = f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({column}) AS tag WHERE tag ILIKE %s)"  # noqa: S608
+    if connection.vendor == "postgresql":
+        tags = f"jsonb_array_elements_text({column})"
+        sql = f"EXISTS (SELECT 1 FROM {tags} AS tag WHERE tag ILIKE %s)"  # noqa: S608
+    else:  # SQLite: LIKE ignores the case of ASCII letters
+        sql = f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value LIKE %s ESCAPE '\\')"  # noqa: S608
     return RawSQL(sql, (f"%{_like_escaped(text)}%",), output_field=BooleanField())  # noqa: S611
 
 

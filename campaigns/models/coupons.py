@@ -226,6 +226,11 @@ class CouponProfileCounter(models.Model):
         CustomerProfile, on_delete=models.CASCADE, related_name="coupon_counters"
     )
     counter = models.PositiveIntegerField(default=0)
+    cap = models.PositiveIntegerField(
+        default=0,
+        help_text="The coupon's per-customer limit when this count last grew (0: none): the "
+        "database refuses a count above it.",
+    )
 
     class Meta:
         ordering = ("coupon_id", "profile_id")
@@ -235,6 +240,10 @@ class CouponProfileCounter(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(counter__gte=0), name="couponprofilecounter_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(cap=0) | Q(counter__lte=F("cap")),
+                name="couponprofilecounter_within_cap",
             ),
         ]
 

@@ -349,14 +349,17 @@ def coupon_redeem_explained(
 
 def _reservation_held(*, coupon: Coupon, profile: CustomerProfile) -> bool:
     """Whether the customer holds a reservation of the coupon, locked (``FOR KEY SHARE``) so
-    that cancelling it waits for this transaction, and one cancelled meanwhile is not found."""
+    that cancelling it waits for this transaction, and one cancelled meanwhile is not found.
+    (SQLite has no row locks: a write there locks the whole database.)"""
     meta = CouponReservation._meta
     quote = connection.ops.quote_name
     sql = (
         f"SELECT 1 FROM {quote(meta.db_table)} "  # noqa: S608 (names only)
         f"WHERE {quote(meta.get_field('coupon').column)} = %s "
-        f"AND {quote(meta.get_field('profile').column)} = %s FOR KEY SHARE"
+        f"AND {quote(meta.get_field('profile').column)} = %s"
     )
+    if connection.features.has_select_for_update:
+        sql += " FOR KEY SHARE"
     with connection.cursor() as cursor:
         cursor.execute(sql, [coupon.pk, profile.pk])
         return cursor.fetchone() is not None
@@ -376,19 +379,20 @@ def _profile_count_up(*, coupon: Coupon, profile: CustomerProfile) -> bool:
     coupon_column = quote(meta.get_field("coupon").column)
     profile_column = quote(meta.get_field("profile").column)
     counter = quote(meta.get_field("counter").column)
+    cap = quote(meta.get_field("cap").column)
     limit = quote(coupons.get_field("profile_redemption_limit").column)
+    # The count carries the limit it grew under (``cap``), so that a CHECK backs it.
     sql = (
-        f"INSERT INTO {table} AS mine ({coupon_column}, {profile_column}, {counter}) "  # noqa: S608 (names only)
-        f"VALUES (%s, %s, 1) "
+        f"INSERT INTO {table} AS mine ({coupon_column}, {profile_column}, {counter}, {cap}) "  # noqa: S608 (names only)
+        f"SELECT %s, %s, 1, coupon.{limit} FROM {quote(coupons.db_table)} AS coupon "
+        f"WHERE coupon.{quote(coupons.pk.column)} = %s "
         f"ON CONFLICT ({coupon_column}, {profile_column}) "
-        f"DO UPDATE SET {counter} = mine.{counter} + 1 "
-        f"WHERE EXISTS (SELECT 1 FROM {quote(coupons.db_table)} AS coupon "
-        f"WHERE coupon.{quote(coupons.pk.column)} = mine.{coupon_column} "
-        f"AND (coupon.{limit} = 0 OR mine.{counter} < coupon.{limit})) "
+        f"DO UPDATE SET {counter} = mine.{counter} + 1, {cap} = EXCLUDED.{cap} "
+        f"WHERE EXCLUDED.{cap} = 0 OR mine.{counter} < EXCLUDED.{cap} "
         f"RETURNING {counter}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [coupon.pk, profile.pk])
+        cursor.execute(sql, [coupon.pk, profile.pk, coupon.pk])
         return cursor.fetchone() is not None
 
 
@@ -716,19 +720,20 @@ def _reservations_insert(*, coupon: Coupon, profile_ids: Sequence[int], now: dat
     coupon_column = quote(meta.get_field("coupon").column)
     profile_column = quote(meta.get_field("profile").column)
     created = meta.get_field("created")
+    if not profile_ids:
+        return 0
+    ordered = sorted(profile_ids)
+    # A multi-row VALUES list, which PostgreSQL and SQLite both take with ON CONFLICT and
+    # RETURNING; rows in profile order, the order their locks are taken in.
     sql = (
         f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608 (names only)
-        f"({coupon_column}, {profile_column}, {quote(created.column)}) "
-        f"SELECT %s, given.profile, %s FROM unnest(%s::bigint[]) AS given(profile) "
-        f"ORDER BY given.profile "
-        f"ON CONFLICT ({coupon_column}, {profile_column}) DO NOTHING "
+        f"({coupon_column}, {profile_column}, {quote(created.column)}) VALUES "
+        + ", ".join(["(%s, %s, %s)"] * len(ordered))
+        + f" ON CONFLICT ({coupon_column}, {profile_column}) DO NOTHING "
         f"RETURNING {profile_column}"
     )
-    params: list[Any] = [
-        coupon.pk,
-        created.get_db_prep_save(now, connection),
-        list(profile_ids),
-    ]
+    moment = created.get_db_prep_save(now, connection)
+    params: list[Any] = [value for pk in ordered for value in (coupon.pk, pk, moment)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return len(cursor.fetchall())

@@ -563,3 +563,16 @@ def test_a_reservation_cancelled_while_a_session_closes_is_not_redeemed_after() 
     redeemed = CouponRedemption.objects.filter(coupon=coupon).exists()
     assert redeemed == (None in outcomes)
     assert not CouponReservation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_customers_count_above_the_limit_it_grew_under() -> None:
+    from django.db import IntegrityError, transaction
+
+    from campaigns.models.coupons import CouponProfileCounter
+
+    coupon = CouponFactory(usage_limit=0, profile_redemption_limit=2)
+    alice = a_customer(coupon)
+    CouponProfileCounter.objects.create(coupon=coupon, profile=alice, counter=2, cap=2)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CouponProfileCounter.objects.filter(coupon=coupon).update(counter=3)

@@ -18,6 +18,7 @@ from campaigns.services.customers import customer_profiles_update
 from campaigns.services.rulesets import ruleset_create
 from integration.payloads import MAX_PROFILES_PER_BATCH, ProfileAttributes
 from integration.render import dumps
+from tests.concurrency import postgresql_only
 from tests.factories import (
     ApplicationFactory,
     AttributeDefinitionFactory,
@@ -115,6 +116,7 @@ def test_the_rules_do_not_run(
     assert not EffectRecord.objects.exists()
 
 
+@postgresql_only
 def test_a_thousand_profiles_are_written_in_a_few_queries(
     client: Client, auth: dict[str, str], application: Application
 ) -> None:

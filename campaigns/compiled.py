@@ -17,7 +17,7 @@ sees the session as the campaigns before it left it (``campaigns.evaluation.Casc
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -86,6 +86,9 @@ class CompiledCampaigns:
     a coupon is accepted when one of these of its campaign fires."""
     referral_rules: Mapping[tuple[int, int], str] = field(default_factory=dict)
     """The same for ``referralValid`` and referral codes."""
+    coupon_redeeming: frozenset[tuple[int, int]] = frozenset()
+    """The rules of ``coupon_rules`` that redeem the coupon they accept: all but those whose
+    every ``couponValid`` says ``false`` ("without redemption")."""
 
     def evaluate(
         self,
@@ -188,6 +191,22 @@ def _asking(rules: CompiledRulesets, function: str) -> dict[tuple[int, int], str
     }
 
 
+def _redeeming(rules: CompiledRulesets, key: tuple[int, int]) -> bool:
+    """Whether the rule ``key`` asks ``couponValid`` other than as ``(couponValid false)``."""
+    campaign, index = key
+    rule = rules.rulesets[rules.keys.index(campaign)][index]
+    return _calls(rule.condition, "couponValid", lambda call: call[1:] != [False])
+
+
+def _calls(expression: Any, function: str, which: Callable[[list[Any]], bool]) -> bool:
+    """Whether ``expression`` calls ``function`` anywhere in a way ``which`` accepts."""
+    if not isinstance(expression, list) or not expression:
+        return False
+    if expression[0] == function and which(expression):
+        return True
+    return any(_calls(part, function, which) for part in expression[1:])
+
+
 def _asks(expression: Any, function: str) -> bool:
     """Whether ``expression`` (a rule's JSON) calls ``function`` anywhere."""
     if not isinstance(expression, list) or not expression:
@@ -249,6 +268,9 @@ def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
         names={c.pk: (c.name, c.active_ruleset_id) for c in campaigns},
         limits=_limits(campaigns),
         coupon_rules=_asking(rules, "couponValid"),
+        coupon_redeeming=frozenset(
+            key for key in _asking(rules, "couponValid") if _redeeming(rules, key)
+        ),
         referral_rules=_asking(rules, "referralValid"),
         rules=rules,
         tree=(nodes, groups),

@@ -476,7 +476,7 @@ def _update(
         # another session took the last use of is rejected and the session evaluated again
         # without it; a budget another session spent meanwhile, evaluated again as it stands.
         refused_codes, refused_referral, spent = _redeem(
-            coupons.accepted(effects),
+            coupons.redeemable(effects, result.fired, compiled.coupon_redeeming),
             drawn,
             referral.accepted(effects),
             taken,
@@ -600,6 +600,17 @@ class _SessionCoupons:
             coupon_rules=coupon_rules,
             set_aside=result.set_aside(),
         )
+
+    def redeemable(
+        self,
+        verdicts: Sequence[FiredEffect],
+        fired: Collection[RuleRef],
+        redeeming: Collection[tuple[int, int]],
+    ) -> list[tuple[str, Coupon]]:
+        """The accepted codes that closing redeems: those of campaigns in which a rule that
+        redeems fired (not only rules that ask ``(couponValid false)``)."""
+        campaigns = {rule.ruleset for rule in fired if (rule.ruleset, rule.rule_index) in redeeming}
+        return [pair for pair in self.accepted(verdicts) if pair[1].campaign_id in campaigns]
 
     def accepted(self, verdicts: Sequence[FiredEffect]) -> list[tuple[str, Coupon]]:
         """The accepted codes, with their coupons."""

@@ -26,6 +26,14 @@ def coupon_valid(state: State) -> bool:
     return _flag(state, "Coupon")
 
 
+@REGISTRY.function("couponValid", (Kind.BOOLEAN,), Kind.BOOLEAN, stateful=True, category="domain")
+def coupon_valid_redeeming(state: State, redeem: bool) -> bool:
+    """``(couponValid false)``: the same, "without redemption": a coupon accepted only by
+    rules that say so is not redeemed when the session closes (``(couponValid true)`` is
+    ``(couponValid)``)."""
+    return _flag(state, "Coupon")
+
+
 @REGISTRY.function("referralValid", (), Kind.BOOLEAN, stateful=True, category="domain")
 def referral_valid(state: State) -> bool:
     """True when the session's referral code is usable in this campaign."""

@@ -445,3 +445,22 @@ def test_a_partial_return_gives_the_coupon_back_what_it_takes_back(
     assert returned.status_code == 200, returned.content
     coupon.refresh_from_db()
     assert coupon.discount_counter == Decimal("30.00")  # half of what is kept
+
+
+def test_a_coupon_valid_without_redemption_is_accepted_and_not_redeemed(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    made = CampaignFactory(application=application, name="Members")
+    rule = {
+        "title": "members' price",
+        "condition": ["and", ["couponValid", False]],
+        "effects": [["setDiscount", "members", 5]],
+    }
+    ruleset_create(campaign=made, rules=[rule], activate=True)
+    coupon = CouponFactory(campaign=made, value="MEMBER", usage_limit=1)
+    for session in ("s-1", "s-2"):
+        body = put(client, auth, session, ["MEMBER"], state="closed")
+        assert verdicts(body) == [("acceptCoupon", "MEMBER", None)]
+        assert discounts(body) == [Decimal("5.00")]
+    coupon.refresh_from_db()
+    assert coupon.usage_counter == 0

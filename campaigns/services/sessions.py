@@ -463,6 +463,15 @@ def _update(
             and fired.effect.rejection_reason == ReferralRejectionReason.CAMPAIGN_LIMIT_REACHED
             for fired in effects
         )
+        # A coupon whose campaign's effects did not fit its budgets is not used up on them.
+        short = {failure.rule.ruleset for failure in over_budget}
+        unapplied = [
+            code for code, coupon in coupons.accepted(effects) if coupon.campaign_id in short
+        ]
+        if unapplied:
+            reason = CouponRejectionReason.EFFECT_COULD_NOT_BE_APPLIED
+            coupons = coupons.refusing(dict.fromkeys(unapplied, reason))
+            continue
         if exhausted or referral_exhausted:
             # A code its campaign may redeem no more is not valid: evaluate without it.
             reason = CouponRejectionReason.CAMPAIGN_LIMIT_REACHED

@@ -387,3 +387,24 @@ def test_a_per_referral_budget_counts_each_referral_code_apart(
     assert close("s-1", "bob", "ONE") == [(Decimal("5.00"), None)]
     assert close("s-2", "carol", "ONE") == []  # the referral's budget is spent
     assert close("s-3", "dave", "TWO") == [(Decimal("5.00"), None)]
+
+
+def test_a_coupon_whose_discount_does_not_fit_the_budget_is_rejected_and_not_used_up(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    made = CampaignFactory(application=application, name="Coupon deal")
+    rule = {
+        "title": "coupon",
+        "condition": ["and", ["couponValid"]],
+        "effects": [["setDiscount", "coupon", 7]],
+    }
+    ruleset_create(campaign=made, rules=[rule], activate=True)
+    campaign_limits_set(campaign=made, limits=[{"action": "setDiscount", "limit": 10}])
+    coupon = CouponFactory(campaign=made, value="DEAL", usage_limit=0)
+    put(client, auth, "s-1", codes=["DEAL"])
+    refused = put(client, auth, "s-2", codes=["DEAL"])
+    assert [(e["effectType"], e["props"].get("rejectionReason")) for e in refused["effects"]] == [
+        ("rejectCoupon", "EffectCouldNotBeApplied")
+    ]
+    coupon.refresh_from_db()
+    assert coupon.usage_counter == 1

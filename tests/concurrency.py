@@ -14,6 +14,18 @@ postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="real concurrent transactions need PostgreSQL"
 )
 
+RUNS = 3
+"""How many times a race runs in every test run: one that passes once may fail the next."""
+
+_T = TypeVar("_T")
+
+
+def race(test: _T) -> _T:
+    """Marks a test of real concurrency: PostgreSQL only, and run ``RUNS`` times (the
+    ``race`` marker; ``tests/conftest.py`` repeats it)."""
+    return postgresql_only(pytest.mark.race(test))  # type: ignore[no-any-return]
+
+
 MAX_CONNECTIONS = 40
 """How many of a test's threads hold a database connection at once: PostgreSQL's default
 ``max_connections`` is 100, shared with whatever else runs on the machine."""

@@ -35,3 +35,12 @@ def _fresh_process_caches() -> None:
     from campaigns.compiled import compiled_campaigns_forget
 
     compiled_campaigns_forget()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test marked ``race`` (``tests.concurrency.race``) several times."""
+    if metafunc.definition.get_closest_marker("race") is not None:
+        from tests.concurrency import RUNS
+
+        metafunc.fixturenames.append("race_run")
+        metafunc.parametrize("race_run", range(RUNS), ids=lambda run: f"run{run + 1}")

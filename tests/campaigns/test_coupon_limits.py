@@ -39,7 +39,7 @@ from campaigns.services.coupons import (
     coupons_reserved,
 )
 from rules.effects import CouponRejectionReason as Reason
-from tests.concurrency import all_at_once, postgresql_only
+from tests.concurrency import all_at_once, race
 from tests.factories import (
     CampaignFactory,
     CouponFactory,
@@ -469,7 +469,7 @@ class TestRedeem:
 # Under real concurrency (PostgreSQL, one connection per thread)
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_twenty_sessions_of_one_customer_closing_at_once_redeem_exactly_their_limit() -> None:
     coupon = CouponFactory(usage_limit=0, profile_redemption_limit=3)
@@ -482,7 +482,7 @@ def test_twenty_sessions_of_one_customer_closing_at_once_redeem_exactly_their_li
     assert counts(coupon, alice) == (3, 3, 3)
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_a_customers_limit_and_the_coupons_hold_together_under_concurrency() -> None:
     """Two customers race for a coupon of 4 uses, 3 each: every use counted on the coupon is
@@ -500,7 +500,7 @@ def test_a_customers_limit_and_the_coupons_hold_together_under_concurrency() -> 
     assert max(alices, bobs) <= 3
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_cancels_of_one_customers_sessions_at_once_free_each_use_once() -> None:
     coupon = CouponFactory(usage_limit=0, profile_redemption_limit=3)
@@ -516,7 +516,7 @@ def test_cancels_of_one_customers_sessions_at_once_free_each_use_once() -> None:
     assert counts(coupon, alice) == (0, 0, 0)
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_reservations_never_pass_the_limit() -> None:
     coupon = CouponFactory(reservation_limit=5)
@@ -541,7 +541,7 @@ def test_concurrent_reservations_never_pass_the_limit() -> None:
     assert outcomes.count(True) >= 2  # at least two disjoint pairs fit
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_a_reservation_cancelled_while_a_session_closes_is_not_redeemed_after() -> None:
     """Cancelling a hard reservation and closing a session that uses it, at once: either the

@@ -33,7 +33,7 @@ from campaigns.services.coupons import (
     coupons_find,
 )
 from rules.effects import CouponRejectionReason as Reason
-from tests.concurrency import all_at_once, postgresql_only
+from tests.concurrency import all_at_once, race
 from tests.factories import (
     ApplicationFactory,
     CampaignFactory,
@@ -573,7 +573,7 @@ class TestCreate:
 # Under real concurrency (PostgreSQL, one connection per thread)
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_a_hundred_sessions_closing_at_once_redeem_exactly_the_limit() -> None:
     coupon = CouponFactory(usage_limit=10)
@@ -593,7 +593,7 @@ def test_a_hundred_sessions_closing_at_once_redeem_exactly_the_limit() -> None:
     )
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_the_same_close_sent_many_times_at_once_redeems_once() -> None:
     coupon = CouponFactory(usage_limit=10)
@@ -606,7 +606,7 @@ def test_the_same_close_sent_many_times_at_once_redeems_once() -> None:
     assert live(coupon) == 1
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_a_concurrent_redemption_without_the_session_lock_still_counts_once() -> None:
     """The unique index is the net under the session lock: a second redemption of the same
@@ -650,7 +650,7 @@ def test_a_concurrent_redemption_without_the_session_lock_still_counts_once() ->
     assert live(coupon) == 1
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_two_roll_backs_of_one_session_at_once_give_back_once() -> None:
     """Without the session lock: the second roll-back waits for the first to commit, then finds
@@ -693,7 +693,7 @@ def test_two_roll_backs_of_one_session_at_once_give_back_once() -> None:
     assert CouponRedemption.objects.get().rolled_back_at == NOW + HOUR
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_many_cancels_of_one_session_at_once_give_back_once() -> None:
     coupon = CouponFactory(usage_limit=10)
@@ -709,7 +709,7 @@ def test_many_cancels_of_one_session_at_once_give_back_once() -> None:
     assert live(coupon) == 0
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_sessions_sharing_coupons_close_and_cancel_at_once_without_deadlock() -> None:
     """Each session locks itself, then its coupons in id order; PostgreSQL would abort one of

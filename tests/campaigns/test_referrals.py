@@ -41,7 +41,7 @@ from campaigns.services.referrals import (
     referrals_find,
 )
 from rules.effects import ReferralRejectionReason as Reason
-from tests.concurrency import all_at_once, postgresql_only
+from tests.concurrency import all_at_once, race
 from tests.factories import (
     ApplicationFactory,
     CampaignFactory,
@@ -655,7 +655,7 @@ class TestRedeem:
 # Under real concurrency (PostgreSQL, one connection per thread)
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_thirty_friends_closing_at_once_redeem_exactly_the_limit() -> None:
     referral = ReferralFactory(usage_limit=5)
@@ -668,7 +668,7 @@ def test_thirty_friends_closing_at_once_redeem_exactly_the_limit() -> None:
     assert live(referral) == 5
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_one_friend_through_two_codes_of_a_campaign_at_once_is_referred_once() -> None:
     first = ReferralFactory(usage_limit=0, advocate_profile_integration_id="alice")
@@ -688,7 +688,7 @@ def test_one_friend_through_two_codes_of_a_campaign_at_once_is_referred_once() -
     assert ReferralRedemption.objects.filter(friend=friend).count() == 1
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_the_same_close_sent_many_times_at_once_redeems_once() -> None:
     referral = ReferralFactory(usage_limit=5)
@@ -701,7 +701,7 @@ def test_the_same_close_sent_many_times_at_once_redeems_once() -> None:
     assert live(referral) == 1
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_a_concurrent_redemption_without_the_session_lock_still_counts_once() -> None:
     """The unique index is the net under the session lock: a second redemption of the same
@@ -746,7 +746,7 @@ def test_a_concurrent_redemption_without_the_session_lock_still_counts_once() ->
     assert live(referral) == 1
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_two_roll_backs_of_one_session_at_once_give_back_once() -> None:
     """Without the session lock: the second roll-back waits for the first to commit, then finds
@@ -795,7 +795,7 @@ def test_two_roll_backs_of_one_session_at_once_give_back_once() -> None:
     assert ReferralRedemption.objects.get().rolled_back_at == NOW + HOUR
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_many_cancels_of_one_session_at_once_give_back_once() -> None:
     referral = ReferralFactory(usage_limit=5)
@@ -811,7 +811,7 @@ def test_many_cancels_of_one_session_at_once_give_back_once() -> None:
     assert live(referral) == 0
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_friends_closing_and_cancelling_at_once_keep_the_count_right() -> None:
     """Half the friends close, the other half (closed before) cancel, at once: the counter ends

@@ -11,7 +11,7 @@ from django.db import connection
 from campaigns.models import Application, Ruleset
 from campaigns.services.rulesets import RulesetInvalid, ruleset_activate, ruleset_create
 from rules.errors import NoMatchingFunction, UnknownAttribute
-from tests.concurrency import postgresql_only
+from tests.concurrency import race
 from tests.factories import AttributeDefinitionFactory, CampaignFactory
 
 BIG_CART = {
@@ -78,7 +78,7 @@ def test_activating_an_older_version_rolls_back_and_bumps_the_stamp() -> None:
     assert Application.objects.get(pk=campaign.application_id).rules_version == stamp + 1
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_saves_get_distinct_versions() -> None:
     campaign = CampaignFactory()

@@ -26,7 +26,7 @@ from campaigns.models import (
 from campaigns.services.budgets import campaign_limits_set
 from campaigns.services.rulesets import ruleset_create
 from integration.render import dumps
-from tests.concurrency import postgresql_only
+from tests.concurrency import race
 from tests.factories import ApplicationFactory, CampaignFactory, CouponFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,12 +191,11 @@ def test_the_database_refuses_a_counter_past_its_cap(
         BudgetCounter.objects.update(spent=Decimal("-0.01"))
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("attempt", range(3))  # a race: run it more than once
 @pytest.mark.parametrize("partial", [False, True])
 def test_two_hundred_sessions_closing_at_once_never_spend_past_the_budget(
-    auth: dict[str, str], application: Application, partial: bool, attempt: int
+    auth: dict[str, str], application: Application, partial: bool
 ) -> None:
     application.enable_partial_discounts = partial
     application.save()
@@ -223,11 +222,10 @@ def test_two_hundred_sessions_closing_at_once_never_spend_past_the_budget(
     assert sum((Decimal(props["value"]) for props in logged), Decimal(0)) == given
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("attempt", range(3))  # a race: run it more than once
 def test_sessions_of_one_customer_closing_at_once_keep_to_the_per_profile_budget(
-    auth: dict[str, str], application: Application, attempt: int
+    auth: dict[str, str], application: Application
 ) -> None:
     budgeted(
         application,

@@ -19,7 +19,7 @@ from django.test import Client
 from campaigns.models import Application, Coupon, CouponReservation, CustomerProfile
 from campaigns.models.applications import CaseSensitivity
 from integration.render import dumps
-from tests.concurrency import postgresql_only
+from tests.concurrency import race
 from tests.factories import (
     ApplicationFactory,
     CampaignFactory,
@@ -247,7 +247,7 @@ def test_reservations_need_credentials(client: Client, coupon: Coupon) -> None:
     assert status == 401
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_customers_racing_for_the_last_reservations_never_pass_the_limit(
     auth: dict[str, str], coupon: Coupon
@@ -270,7 +270,7 @@ def test_customers_racing_for_the_last_reservations_never_pass_the_limit(
     assert CouponReservation.objects.filter(coupon=coupon).count() == 3
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_one_customer_reserving_many_times_at_once_is_reserved_once(
     auth: dict[str, str], coupon: Coupon

@@ -20,7 +20,7 @@ from django.utils import timezone
 from campaigns.models import Application, Campaign, Coupon, CouponRedemption
 from campaigns.services.rulesets import ruleset_create
 from integration.render import dumps
-from tests.concurrency import postgresql_only
+from tests.concurrency import race
 from tests.factories import (
     ApplicationFactory,
     AttributeDefinitionFactory,
@@ -224,11 +224,10 @@ def test_codes_follow_the_applications_case_sensitivity(
     assert verdicts(body) == [("acceptCoupon", "Summer", None)]
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("attempt", range(3))  # a race: run it more than once
 def test_a_hundred_sessions_closing_at_once_redeem_a_coupon_of_ten_uses_ten_times(
-    auth: dict[str, str], application: Application, attempt: int
+    auth: dict[str, str], application: Application
 ) -> None:
     coupon = CouponFactory(campaign=coupon_campaign(application), value="TEN", usage_limit=10)
     start = threading.Barrier(25)
@@ -379,11 +378,10 @@ def test_a_coupons_discount_limit_is_a_value_its_discounts_draw_down(
     assert coupon.discount_counter == Decimal("20.00")
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("attempt", range(2))  # a race: run it more than once
 def test_sessions_racing_for_a_coupons_value_never_draw_more_than_it_holds(
-    auth: dict[str, str], application: Application, attempt: int
+    auth: dict[str, str], application: Application
 ) -> None:
     coupon = CouponFactory(
         campaign=coupon_campaign(application, amount=10),

@@ -20,7 +20,7 @@ from campaigns.models import Application, CustomerProfile, EffectRecord, Event, 
 from campaigns.services.customers import customer_data_delete
 from campaigns.services.keys import integration_key_create
 from integration.render import dumps
-from tests.concurrency import postgresql_only
+from tests.concurrency import race
 from tests.factories import ApplicationFactory, AttributeDefinitionFactory
 from tests.integration.test_customers import BIG_SPENDER
 from tests.integration.test_sessions import TEN_PERCENT, body_of, campaign, put
@@ -181,7 +181,7 @@ def test_a_refused_event_does_not_take_its_key(client: Client, auth: dict[str, s
     assert tracked() == (1, 1)
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("known", [False, True], ids=["new customer", "known customer"])
 def test_two_retries_with_the_same_key_at_once_track_one_event(

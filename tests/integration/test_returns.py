@@ -26,7 +26,7 @@ from campaigns.models import (
     IdempotentRequest,
 )
 from integration.render import dumps
-from tests.concurrency import postgresql_only
+from tests.concurrency import race
 from tests.factories import ApplicationFactory
 from tests.integration.test_sessions import TEN_PERCENT, body_of, campaign, put
 
@@ -490,7 +490,7 @@ def test_cancelling_a_closed_session_without_effects_still_takes_its_sale_back(
     assert (profile().closed_sessions, profile().total_sales) == (0, Decimal("0"))
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_two_returns_of_the_last_unit_at_once_only_one_succeeds(
     auth: dict[str, str], application: Application
@@ -523,7 +523,7 @@ def test_two_returns_of_the_last_unit_at_once_only_one_succeeds(
     assert Event.objects.filter(type="talon_session_partially_returned").count() == 2
 
 
-@postgresql_only
+@race
 @pytest.mark.django_db(transaction=True)
 def test_two_retries_with_the_same_key_at_once_return_once(
     auth: dict[str, str], application: Application

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
@@ -263,12 +264,22 @@ def session_view(session: CustomerSession, items: list[CartItem], *, types: Type
                 returned_quantity=item.returned_quantity,
                 remaining_quantity=item.remaining_quantity,
                 attributes=typed_attributes(item.attributes, item_types),
+                additional_costs=_prices(item.additional_costs),
             )
             for item in items
         ],
         identifiers=session.identifiers,
         attributes=typed_attributes(session.attributes, types.get("CustomerSession", {})),
+        additional_costs=_prices(session.additional_costs),
     )
+
+
+def _prices(costs: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Stored additional costs (``{name: {"price": "9.00"}}``) as name → price."""
+    return {
+        name: Decimal(str(cost["price"] if isinstance(cost, Mapping) else cost))
+        for name, cost in costs.items()
+    }
 
 
 def profile_view(profile: CustomerProfile | None, *, types: Types) -> ProfileView | None:

@@ -333,3 +333,28 @@ def test_a_campaign_its_group_sets_aside_says_why(
         "highestDiscount",
     )
     assert reason["details"].startswith("CampaignGaveLowerDiscount")
+
+
+def test_additional_costs_are_answered_on_the_session_and_its_items(
+    client: Client, auth: dict[str, str], application: Application
+) -> None:
+    item = {
+        "sku": "SKU-1",
+        "quantity": 2,
+        "price": Decimal("10.00"),
+        "additionalCosts": {"wrapping": {"price": Decimal("1.50")}},
+    }
+    body = {
+        "customerSession": {
+            "profileId": "p",
+            "cartItems": [item],
+            "additionalCosts": {"shipping": {"price": Decimal("4.90")}},
+        },
+        "responseContent": ["customerSession"],
+    }
+    session = body_of(put(client, auth, "s-costs", body))["customerSession"]
+    assert session["additionalCosts"] == {"shipping": {"price": Decimal("4.90")}}
+    assert session["cartItems"][0]["additionalCosts"] == {"wrapping": {"price": Decimal("1.50")}}
+    assert session["total"] == Decimal("27.90")  # 20.00 + 2 x 1.50 + 4.90
+    stored = body_of(client.get("/v2/customer_sessions/s-costs", headers=auth))
+    assert stored["customerSession"]["additionalCosts"] == session["additionalCosts"]

@@ -5,6 +5,7 @@ prefix, as in Talon.One's API.
 from django.urls import URLPattern, URLResolver, path
 
 from management.applications import ApplicationsView, ApplicationView
+from management.attributes import AttributesView, AttributeView
 from management.campaigns import CampaignsView, CampaignView, RulesetsView, RulesetView
 from management.coupons import (
     CouponBatchView,
@@ -14,6 +15,12 @@ from management.coupons import (
     CouponView,
     ExportCouponsView,
     ImportCouponsView,
+)
+from management.customers import (
+    ApplicationCustomerView,
+    ApplicationEventsNoTotalView,
+    ApplicationSessionsView,
+    ApplicationSessionView,
 )
 from management.sessions import SessionsView
 
@@ -80,5 +87,29 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "v1/applications/<int:application_id>/coupon_batches/<str:batch_id>",
         CouponBatchView.as_view(),
         name="coupon-batch",
+    ),
+    # Attributes
+    path("v1/attributes", AttributesView.as_view(), name="attributes"),
+    path("v1/attributes/<int:attribute_id>", AttributeView.as_view(), name="attribute"),
+    # Customers, sessions and events
+    path(
+        "v1/applications/<int:application_id>/customers/<int:customer_id>",
+        ApplicationCustomerView.as_view(),
+        name="application-customer",
+    ),
+    path(
+        "v1/applications/<int:application_id>/sessions",
+        ApplicationSessionsView.as_view(),
+        name="application-sessions",
+    ),
+    path(
+        "v1/applications/<int:application_id>/sessions/<int:session_id>",
+        ApplicationSessionView.as_view(),
+        name="application-session",
+    ),
+    path(
+        "v1/applications/<int:application_id>/events/no_total",
+        ApplicationEventsNoTotalView.as_view(),
+        name="application-events-no-total",
     ),
 ]

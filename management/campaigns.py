@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Final
 
 from django.db import connection
@@ -54,7 +53,7 @@ from campaigns.selectors import campaign_get, campaign_list
 from campaigns.services.campaigns import Keep, campaign_create, campaign_delete, campaign_update
 from campaigns.services.rulesets import ruleset_create
 from integration.campaigns import render_campaign
-from integration.errors import BadRequest, ErrorItem, NotFound, json_pointer
+from integration.errors import BadRequest, ErrorItem, NotFound
 from integration.render import dumps, rfc3339
 from management.models import Role
 from management.views import MAX_ID, ManagementView, RFC3339Field, paginate
@@ -197,35 +196,6 @@ class RulesetInput(serializers.Serializer[Any]):
 
     rules = serializers.ListField(allow_empty=True)
     activate = serializers.BooleanField(required=False, default=False)
-
-
-def _json_numbers(value: Any, pointer: str, problems: list[ErrorItem]) -> Any:
-    """``value`` (a rule, read with exact ``Decimal`` numbers) with each decimal number as the
-    float a JSON column stores, which the rule engine reads back through its text; a number
-    whose text a float would not keep is a problem."""
-    if isinstance(value, Decimal):
-        number = float(value)
-        if not value.is_finite() or Decimal(repr(number)) != value:
-            problems.append(
-                ErrorItem(
-                    code="number_too_precise",
-                    title="Invalid value",
-                    details="A number in a rule may have at most 15 significant digits.",
-                    pointer=pointer,
-                )
-            )
-        return number
-    if isinstance(value, list):
-        return [
-            _json_numbers(item, json_pointer(pointer, index), problems)
-            for index, item in enumerate(value)
-        ]
-    if isinstance(value, dict):
-        return {
-            key: _json_numbers(item, json_pointer(pointer, key), problems)
-            for key, item in value.items()
-        }
-    return value
 
 
 def _valid(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
@@ -529,12 +499,8 @@ class RulesetsView(_CampaignView):
     def post(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
         data = _valid(RulesetInput(data=request.data))
-        problems: list[ErrorItem] = []
-        rules = _json_numbers(data["rules"], "/rules", problems)
-        if problems:
-            raise BadRequest("The rules are not valid.", problems, code="number_too_precise")
         # RulesetInvalid is answered 400 with a pointer into ``rules`` for each problem.
-        ruleset = ruleset_create(campaign=campaign, rules=rules, activate=data["activate"])
+        ruleset = ruleset_create(campaign=campaign, rules=data["rules"], activate=data["activate"])
         return _json(render_ruleset(ruleset), status=201)
 
 

@@ -49,8 +49,7 @@ from campaigns.services.coupon_batches import (
     RANDOM_CHARACTER,
     SYNC_BATCH_MAX,
     CouponCodesExhausted,
-    _attributes_read,  # the one check of coupon attributes; coupon_create has none yet
-    _coupon_attributes,
+    coupon_attributes_checked,
     coupon_batch_create,
     coupon_batch_get,
     coupons_export_csv,
@@ -337,14 +336,6 @@ def _profile_limit(limits: Sequence[Mapping[str, Any]] | None) -> int:
     return int(limits[0]["limit"]) if limits else 0
 
 
-def _attributes_checked(application: Application, raw: Any) -> dict[str, Any]:
-    """Coupon attributes as stored, each defined for coupons and of its type."""
-    stored, problem = _attributes_read(raw or {}, _coupon_attributes(application))
-    if problem is not None:
-        raise CouponInvalid("attributes", problem)
-    return stored
-
-
 # ---------------------------------------------------------------------------------------------
 # Writes that campaigns.services does not offer yet
 
@@ -365,7 +356,7 @@ def coupons_generate(
     mandatory = bool(data.get("isReservationMandatory", False))
     profile_limit = _profile_limit(data.get("limits"))
     if pattern is not None and RANDOM_CHARACTER not in pattern:
-        attributes = _attributes_checked(application, data.get("attributes"))
+        attributes = coupon_attributes_checked(application, data.get("attributes"))
         coupon = coupon_create(
             campaign=campaign,
             value=prefix + pattern,
@@ -407,10 +398,8 @@ def coupon_update(*, coupon_id: int, campaign: Campaign, changes: Mapping[str, A
     with transaction.atomic():
         coupon = Coupon.objects.select_for_update().get(campaign=campaign, pk=coupon_id)
         if "attributes" in changes:
-            changes = {
-                **changes,
-                "attributes": _attributes_checked(campaign.application, changes["attributes"]),
-            }
+            attributes = coupon_attributes_checked(campaign.application, changes["attributes"])
+            changes = {**changes, "attributes": attributes}
         for name, value in changes.items():
             setattr(coupon, name, value)
         for limit, counter, what in (

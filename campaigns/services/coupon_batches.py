@@ -322,9 +322,7 @@ def _terms_checked(
         expiry_date=expiry_date,
         recipient_integration_id=recipient_integration_id,
     )
-    checked, problem = _attributes_read(attributes or {}, _coupon_attributes(application))
-    if problem is not None:
-        raise CouponInvalid("attributes", problem)
+    checked = coupon_attributes_checked(application, attributes)
     return _Terms(
         usage_limit,
         discount,
@@ -749,6 +747,15 @@ def _batch_insert(*, campaign: Campaign, batch_id: str | None, **details: Any) -
 
 # ---------------------------------------------------------------------------------------------
 # Attributes
+
+
+def coupon_attributes_checked(application: Application, raw: Any) -> dict[str, Any]:
+    """Coupon attributes as stored, each defined for coupons and of its type; raises
+    ``CouponInvalid`` naming ``attributes``."""
+    stored, problem = _attributes_read(raw or {}, _coupon_attributes(application))
+    if problem is not None:
+        raise CouponInvalid("attributes", problem)
+    return stored
 
 
 def _coupon_attributes(application: Application) -> Mapping[str, str]:

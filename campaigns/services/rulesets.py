@@ -11,6 +11,7 @@ per-process cache of compiled rules compares (``campaigns.evaluation``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -85,6 +86,40 @@ def _attribute_updates_check(
     return found
 
 
+class NumberTooPrecise(RuleError):
+    """A number in a rule that a JSON column cannot store exactly."""
+
+    code = "number_too_precise"
+
+
+def _json_numbers(value: Any, pointer: str, errors: list[RuleError]) -> Any:
+    """``value`` with each ``Decimal`` as a float, an error for each a float would change."""
+    if isinstance(value, Decimal):
+        number = float(value)
+        if not value.is_finite() or Decimal(repr(number)) != value:
+            errors.append(
+                NumberTooPrecise(
+                    "A number in a rule may have at most 15 significant digits.", pointer=pointer
+                )
+            )
+        return number
+    if isinstance(value, list):
+        return [
+            _json_numbers(item, f"{pointer}/{index}", errors) for index, item in enumerate(value)
+        ]
+    if isinstance(value, dict):
+        return {
+            key: _json_numbers(item, f"{pointer}/{_token(key)}", errors)
+            for key, item in value.items()
+        }
+    return value
+
+
+def _token(key: Any) -> str:
+    """A JSON pointer's reference token for ``key`` (RFC 6901 escapes)."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
 def applications_rules_changed(*, application_ids: Iterable[int]) -> None:
     """Bump the stamp that invalidates every process's compiled rules of these applications."""
     Application.objects.filter(pk__in=set(application_ids)).update(
@@ -94,8 +129,14 @@ def applications_rules_changed(*, application_ids: Iterable[int]) -> None:
 
 @transaction.atomic
 def ruleset_create(*, campaign: Campaign, rules: Sequence[Any], activate: bool = False) -> Ruleset:
-    """Save a new version of a campaign's rules (checked first), optionally making it active."""
-    errors = ruleset_check(application=campaign.application, rules=rules)
+    """Save a new version of a campaign's rules (checked first), optionally making it active.
+
+    Rules read from a request with exact ``Decimal`` numbers are stored with each number as
+    the float a JSON column holds (the engine reads it back through its text); a number whose
+    text a float would not keep is refused (``NumberTooPrecise``)."""
+    numbers: list[RuleError] = []
+    rules = _json_numbers(list(rules), "/rules", numbers) if isinstance(rules, list) else rules
+    errors = numbers or ruleset_check(application=campaign.application, rules=rules)
     if errors:
         raise RulesetInvalid(errors)
     # The campaign row lock orders concurrent saves, so versions are gapless and unique.

@@ -623,6 +623,8 @@ class _SessionCoupons:
 
     def accepted(self, verdicts: Sequence[FiredEffect]) -> list[tuple[str, Coupon]]:
         """The accepted codes, with their coupons."""
+        if not self.codes:
+            return []
         return [
             (fired.effect.value, self.found[fired.effect.value])
             for fired in verdicts
@@ -742,7 +744,9 @@ class _SessionReferral:
 
     def accepted(self, effects: Sequence[FiredEffect]) -> Referral | None:
         """The referral, when ``effects`` accept it."""
-        if any(isinstance(fired.effect, AcceptReferral) for fired in effects):
+        if self.referral is not None and any(
+            isinstance(fired.effect, AcceptReferral) for fired in effects
+        ):
             return self.referral
         return None
 

@@ -81,23 +81,68 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate_key(self, request: Request, *, now: datetime) -> Application | None:
         """The application of the request's API key; ``None`` when it names no ``ApiKey-v1``
         key; ``Unauthorized`` when the key is malformed, unknown or expired."""
-        header = request.META.get("HTTP_AUTHORIZATION")
-        if header is None or header.split(" ", 1)[0].lower() != AUTHORIZATION_SCHEME.lower():
-            return None
-        raw_key = parse_authorization(header)
+        raw_key = request_api_key(request)
         if raw_key is None:
-            raise api_key_refused(
-                "malformed_api_key",
-                f"The Authorization header must be `{AUTHORIZATION_SCHEME} <key>`: the scheme, "
-                f"one space and the key.",
-            )
+            return None
         application = integration_key_authenticate(raw_key=raw_key, now=now)
         if application is None:
-            raise api_key_refused(
-                "invalid_api_key",
-                "The API key is unknown or has expired: check the key, or create a new one.",
-            )
+            raise api_key_unknown()
+        application_found(request, application)
         return application
+
+
+def request_api_key(request: Request) -> str | None:
+    """The key of the request's ``Authorization: ApiKey-v1 <key>``; ``None`` when it has no
+    ``ApiKey-v1`` authorization; ``Unauthorized`` (``malformed_api_key``) when the key is
+    malformed."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is None or header.split(" ", 1)[0].lower() != AUTHORIZATION_SCHEME.lower():
+        return None
+    raw_key = parse_authorization(header)
+    if raw_key is None:
+        raise api_key_refused(
+            "malformed_api_key",
+            f"The Authorization header must be `{AUTHORIZATION_SCHEME} <key>`: the scheme, "
+            f"one space and the key.",
+        )
+    return raw_key
+
+
+def api_key_unknown() -> Unauthorized:
+    """The refusal of a key that no application has, or that has expired."""
+    return api_key_refused(
+        "invalid_api_key",
+        "The API key is unknown or has expired: check the key, or create a new one.",
+    )
+
+
+def api_key_alone(request: Request) -> bool:
+    """Whether ``request`` names an ``ApiKey-v1`` key and carries no ``Content-Signature``:
+    ``ApiKeyAuthentication`` alone would decide it. A view may then check the key itself
+    (``request_api_key``, ``api_key_unknown``, ``api_key_authenticated``)."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    return (
+        header is not None
+        and header.split(" ", 1)[0].lower() == AUTHORIZATION_SCHEME.lower()
+        and "HTTP_CONTENT_SIGNATURE" not in request.META
+    )
+
+
+def api_key_authenticated(request: Request, application: Application) -> None:
+    """Authenticate ``request`` as ``application``, whose API key the view checked itself:
+    what ``ApiKeyAuthentication`` gives DRF (``request.user`` and ``request.auth``), and the
+    application for the access log."""
+    # DRF's stubs type ``request.user`` as a Django user; an authenticator's user may be
+    # anything (``authenticate`` returns it as ``Any``), as ``IntegrationClient`` is.
+    request.user = IntegrationClient(application=application, signed=False)  # type: ignore[assignment]
+    request.auth = application
+    application_found(request, application)
+
+
+def application_found(request: Request, application: Application) -> None:
+    """Tell the access log (``integration.access_log``), which records the request after it,
+    which application made it."""
+    request._request.talon_application_id = application.pk  # type: ignore[attr-defined]
 
 
 class ContentSignatureAuthentication(ApiKeyAuthentication):

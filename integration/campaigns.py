@@ -9,18 +9,20 @@ are inclusive). A campaign without a start has started forever ago, one without 
 ends: ``startAfter`` leaves out the first, ``endBefore`` the second. Pages are ``pageSize``
 campaigns (1 to 1,000, 50 by default) after ``skip``, with ``hasMore``.
 
-Each campaign is in the reference's shape with the fields this server has: ``attributes``
-(campaign attributes are not modelled) is left out, as are ``startTime`` and ``endTime`` when
-the campaign has none; ``rules`` are the active ruleset's rules, each with its ``title`` and the
-customer-facing ``displayName``, ``displayDescription`` and ``relatedData`` when the rule
-carries them.
+Each campaign is in the reference's shape with the fields this server has: ``attributes`` are
+the campaign's custom attributes (those of the ``Campaign`` entity; a number as a number, a
+time in RFC 3339), ``startTime`` and ``endTime`` are left out when the campaign has none, and
+``rules`` are the active ruleset's rules, each with its ``title`` and the customer-facing
+``displayName``, ``displayDescription`` and ``relatedData`` when the rule carries them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from django.db.models import Q, QuerySet
@@ -28,13 +30,14 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
 
-from campaigns.models import Campaign
+from campaigns.models import Application, AttributeDefinition, Campaign
 from campaigns.selectors import running_campaigns
+from campaigns.services.attribute_values import attribute_definitions
 from integration.errors import BadRequest, ErrorItem
 from integration.render import rfc3339
 from integration.sessions import json_response
 from integration.views import IntegrationView
-from rules.values import parse_rfc3339
+from rules.values import parse_instant
 
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1_000
@@ -68,16 +71,22 @@ class CampaignQuery:
 class IntegrationCampaignsView(IntegrationView):
     """List the running campaigns, filtered and paged as the query asks."""
 
+    operation = "integrationGetAllCampaigns"
+
     def get(self, request: Request) -> HttpResponse:
         query = parse_campaign_query(request)
         campaigns = _filtered(
             running_campaigns(application=self.application, now=timezone.now()), query
         )
         page = list(campaigns[query.skip : query.skip + query.page_size + 1])
+        types = campaign_attribute_types(self.application)
         return json_response(
             {
                 "hasMore": len(page) > query.page_size,
-                "data": [render_campaign(campaign) for campaign in page[: query.page_size]],
+                "data": [
+                    render_campaign(campaign, attribute_types=types)
+                    for campaign in page[: query.page_size]
+                ],
             }
         )
 
@@ -163,8 +172,8 @@ def _campaign_ids(given: Any, problems: list[ErrorItem]) -> tuple[int, ...] | No
 
 
 def _moment(text: str) -> datetime | None:
-    """RFC 3339, or a bare date: its midnight in UTC (as the reference says)."""
-    moment = parse_rfc3339(text)
+    """RFC 3339 (in UTC), or a bare date: its midnight in UTC (as the reference says)."""
+    moment = parse_instant(text)
     if moment is not None:
         return moment
     date = _DATE.fullmatch(text)
@@ -176,8 +185,35 @@ def _moment(text: str) -> datetime | None:
         return None
 
 
-def render_campaign(campaign: Campaign) -> dict[str, Any]:
-    """A campaign in the reference's shape (the running state is always ``enabled``)."""
+def campaign_attribute_types(application: Application) -> Mapping[str, str]:
+    """The application's ``Campaign`` attributes: name → type name (one query)."""
+    return attribute_definitions(application, AttributeDefinition.Entity.CAMPAIGN)
+
+
+def render_attributes(stored: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:
+    """Stored campaign attributes as the APIs show them: numbers (stored as text) as numbers."""
+    return {name: _shown(value, types.get(name, "")) for name, value in stored.items()}
+
+
+def _shown(value: Any, type_name: str) -> Any:
+    if isinstance(value, list):
+        return [_shown(item, type_name.removeprefix("(list ").removesuffix(")")) for item in value]
+    if type_name == "number" and isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:  # stored before its definition changed: shown as stored
+            return value
+    return value
+
+
+def render_campaign(
+    campaign: Campaign, *, attribute_types: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A campaign in the reference's shape (the running state is always ``enabled``).
+    ``attribute_types``: ``campaign_attribute_types`` of its application, read once for a page
+    of campaigns."""
+    if attribute_types is None:
+        attribute_types = campaign_attribute_types(campaign.application)
     rendered: dict[str, Any] = {
         "id": campaign.pk,
         "applicationId": campaign.application_id,
@@ -186,6 +222,7 @@ def render_campaign(campaign: Campaign) -> dict[str, Any]:
         "state": campaign.state,
         "tags": list(campaign.tags),
         "features": list(campaign.features),
+        "attributes": render_attributes(campaign.attributes or {}, attribute_types),
     }
     if campaign.start_time is not None:
         rendered["startTime"] = rfc3339(campaign.start_time)

@@ -90,6 +90,7 @@ def _answer_v1(outcome: CustomerOutcome, types: Types) -> dict[str, Any]:
 class CustomerProfileView(IntegrationView):
     """Create or update a customer profile; evaluate it with ``runRuleEngine=true``."""
 
+    operation = "updateCustomerProfileV2"
     legacy = False
     """Answer in the v1 shape (``PUT /v1/customer_profiles/{integrationId}``)."""
 
@@ -115,6 +116,7 @@ class CustomerProfileView(IntegrationView):
 class EventView(IntegrationView):
     """Track a customer's event and evaluate the running campaigns on it."""
 
+    operation = "trackEventV2"
     legacy = False
     """Answer in the v1 shape (``POST /v1/events``)."""
 
@@ -146,3 +148,17 @@ class EventView(IntegrationView):
             )
 
         return idempotent_response(request, application=application, dry=dry, run=respond)
+
+
+class CustomerProfileV1View(CustomerProfileView):
+    """``PUT /v1/customer_profiles/{integrationId}``, answered in the v1 shape."""
+
+    operation = "updateCustomerProfile"
+    legacy = True
+
+
+class EventV1View(EventView):
+    """``POST /v1/events``, answered in the v1 shape."""
+
+    operation = "trackEvent"
+    legacy = True

@@ -61,6 +61,8 @@ class CustomerProfilesView(IntegrationView):
     profile pointed at (``/customerProfiles/3/attributes/Tier``), and nothing is written.
     """
 
+    operation = "updateCustomerProfilesV2"
+
     def put(self, request: Request) -> HttpResponse:
         silent = _silent(request)
         schema = attribute_schema_get(application=self.application)
@@ -98,6 +100,8 @@ class CustomerInventoryView(IntegrationView):
     """What a customer has: each section the query asks for (``profile=true``,
     ``coupons=true`` …), the others left out."""
 
+    operation = "getCustomerInventory"
+
     def get(self, request: Request, integration_id: str) -> HttpResponse:
         try:
             profile = customer_profile_get(
@@ -130,6 +134,8 @@ class CustomerInventoryView(IntegrationView):
 class CustomerDataView(IntegrationView):
     """Forget a customer: the profile, their sessions and events; their effect records are
     anonymised (see ``campaigns.services.customers``). 204, or 404 for an unknown profile."""
+
+    operation = "deleteCustomerData"
 
     def delete(self, request: Request, integration_id: str) -> HttpResponse:
         try:

@@ -15,7 +15,7 @@ not of its type. A campaign that is not the application's is a 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -147,6 +147,12 @@ def _time(value: Any, pointer: str, problems: list[Problem]) -> datetime | None:
     if value is None:
         return None
     moment = parse_rfc3339(value) if isinstance(value, str) else None
+    if moment is not None:
+        # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59, which RFC 3339 allows.
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # the first or last day of the calendar, moved out of it
+            moment = None
     if moment is None:
         details = "must be an RFC 3339 time, such as 2024-05-29T15:04:05Z"
         problems.append(
@@ -157,6 +163,8 @@ def _time(value: Any, pointer: str, problems: list[Problem]) -> datetime | None:
 
 class ReferralsView(IntegrationView):
     """Create a referral code for an advocate (``POST``)."""
+
+    operation = "createReferral"
 
     def post(self, request: Request) -> HttpResponse:
         schema = attribute_schema_get(application=self.application)

@@ -100,6 +100,8 @@ def render_reserved_coupon(coupon: Coupon) -> dict[str, Any]:
 class CouponReservationsView(IntegrationView):
     """Reserve a coupon for customers (``POST``), or cancel their reservations (``DELETE``)."""
 
+    operation = {"POST": "createCouponReservation", "DELETE": "deleteCouponReservation"}
+
     def post(self, request: Request, coupon_value: str) -> HttpResponse:
         integration_ids = parse_integration_ids(request.data)
         try:
@@ -140,6 +142,8 @@ class CouponReservationsView(IntegrationView):
 
 class ReservedCustomersView(IntegrationView):
     """The customers holding a reservation of a coupon (``GET``)."""
+
+    operation = "getReservedCustomers"
 
     def get(self, request: Request, coupon_value: str) -> HttpResponse:
         try:

@@ -52,6 +52,8 @@ from integration.views import IntegrationView
 class CustomerSessionReturnsView(IntegrationView):
     """Return cart items of a closed or partially returned session (``POST``)."""
 
+    operation = "returnCartItems"
+
     def post(self, request: Request, customer_session_id: str) -> HttpResponse:
         application = self.application
         cart_return = parse_return(request.data)
@@ -81,6 +83,8 @@ class CustomerSessionReturnsView(IntegrationView):
 
 class CustomerSessionReopenView(IntegrationView):
     """Reopen a closed session (``PUT``), rolling back what closing it confirmed."""
+
+    operation = "reopenCustomerSession"
 
     def put(self, request: Request, customer_session_id: str) -> HttpResponse:
         try:

@@ -5,12 +5,21 @@
 from django.urls import URLPattern, URLResolver, path
 
 from integration.campaigns import IntegrationCampaignsView
-from integration.customers import CustomerProfileView, EventView
+from integration.customers import (
+    CustomerProfileV1View,
+    CustomerProfileView,
+    EventV1View,
+    EventView,
+)
 from integration.profiles import CustomerDataView, CustomerInventoryView, CustomerProfilesView
 from integration.referrals import ReferralsView
 from integration.reservations import CouponReservationsView, ReservedCustomersView
 from integration.returns import CustomerSessionReopenView, CustomerSessionReturnsView
+from integration.schema import annotate_views
 from integration.sessions import CustomerSessionView
+
+# The views' descriptions in the OpenAPI schema, before anything can generate it.
+annotate_views()
 
 app_name = "integration"
 
@@ -62,8 +71,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Paths the official JavaScript SDK 4.3.0 still calls, onto the same views.
     path(
         "v1/customer_profiles/<str:integration_id>",
-        CustomerProfileView.as_view(legacy=True),
+        CustomerProfileV1View.as_view(),
         name="customer-profile-v1",
     ),
-    path("v1/events", EventView.as_view(legacy=True), name="events-v1"),
+    path("v1/events", EventV1View.as_view(), name="events-v1"),
 ]

@@ -61,20 +61,33 @@ class JsonOnly(DefaultContentNegotiation):
 
 class DecimalJSONParser(JSONParser):
     """JSON whose decimal numbers are read as ``Decimal``, exactly as sent: money is never a
-    float. ``NaN`` and ``Infinity`` are refused, and so is nesting too deep to read."""
+    float. ``NaN`` and ``Infinity`` are refused, and so are nesting too deep to read and strings
+    holding NUL, which PostgreSQL cannot store."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return json.loads(
-                stream.read().decode(encoding),
-                parse_float=Decimal,
-                parse_constant=_refuse_constant,
-            )
+            text = stream.read().decode(encoding)
+            document = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+            # PostgreSQL's text cannot hold NUL: refused here rather than failing at the write.
+            if "\\u0000" in text and _holds_nul(document):
+                raise ValueError("a string holds NUL (\\u0000), which cannot be stored")
         except RecursionError:
             raise ParseError("JSON parse error - the document is nested too deeply") from None
         except ValueError as error:
             raise ParseError(f"JSON parse error - {error}") from None
+        return document
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a string of the parsed JSON ``value``, keys included, holds NUL."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _refuse_constant(name: str) -> Any:
@@ -108,6 +121,7 @@ class IntegrationView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Before authentication, which reads the body of a signed request.
         check_body_size(request, limit=self.max_body_bytes)
+        check_no_nul(request)
         super().initial(request, *args, **kwargs)
 
     def permission_denied(
@@ -120,6 +134,28 @@ class IntegrationView(APIView):
                 f"application's API keys.",
             )
         super().permission_denied(request, message, code)
+
+
+def check_no_nul(request: Request) -> None:
+    """Refuse a path or query parameter holding NUL (400): PostgreSQL's text cannot hold it, so
+    no id or filter with one names anything, and a query with one would fail."""
+    if "\x00" in request.path:
+        item = ErrorItem(
+            code="invalid_path",
+            title="Invalid value",
+            details="The path may not contain NUL (%00).",
+            resource=request.path.replace("\x00", "%00"),
+        )
+        raise BadRequest("The path is not valid.", [item], code="invalid_path")
+    for name, values in request.query_params.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            item = ErrorItem(
+                code="invalid_query_parameter",
+                title="Invalid value",
+                details="Query parameters may not contain NUL (%00).",
+                parameter=name.replace("\x00", "%00"),
+            )
+            raise BadRequest("The query parameters are not valid.", [item])
 
 
 def check_body_size(request: Request, *, limit: int) -> None:

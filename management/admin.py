@@ -2,13 +2,21 @@
 
 Tokens and keys are shown by their prefix or owner only: their hashes are of no use to anyone,
 and the raw values are never stored. Keys are created with ``management_key_create`` (which
-shows the raw key once), not here.
+shows the raw key once), not here. The access log and the record of exports are read-only:
+the system writes them.
 """
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from management.models import LoginThrottle, ManagementKey, ManagementToken, Membership
+from management.models import (
+    AccessLogEntry,
+    Export,
+    LoginThrottle,
+    ManagementKey,
+    ManagementToken,
+    Membership,
+)
 
 
 @admin.register(Membership)
@@ -56,3 +64,28 @@ class ManagementKeyAdmin(admin.ModelAdmin):
 class LoginThrottleAdmin(admin.ModelAdmin):
     list_display = ("email", "failures", "window_started", "locked_until")
     search_fields = ("email",)
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AccessLogEntry)
+class AccessLogEntryAdmin(_ReadOnlyAdmin):
+    list_display = ("time", "application", "method", "request_uri", "status", "duration_ms")
+    list_filter = ("method", "status")
+    search_fields = ("request_uri",)
+    date_hierarchy = "time"
+    list_select_related = ("application",)
+    show_full_result_count = False
+
+
+@admin.register(Export)
+class ExportAdmin(_ReadOnlyAdmin):
+    list_display = ("created", "entity", "application", "user", "management_key")
+    list_filter = ("entity",)
+    list_select_related = ("application", "user", "management_key")

@@ -33,6 +33,7 @@ from typing import Any, Final
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -51,6 +52,7 @@ from management.applications import ACCOUNT_ID
 from management.models import ManagementKey, Role
 from management.services import applications_visible, role_allows, role_in
 from management.views import MAX_ID, ManagementView, paginate
+from talonone.schema import PAGE_PARAMETERS, page_of
 
 #: The model's bound on names, titles and event types.
 MAX_TEXT_LENGTH: Final = 255
@@ -86,7 +88,7 @@ class AttributeInput(serializers.Serializer[Any]):
     """The body of ``createAttribute`` and ``updateAttribute`` (Talon.One's ``NewAttribute``),
     the fields a definition has here."""
 
-    entity = serializers.ChoiceField(choices=AttributeEntity.values)
+    entity = serializers.ChoiceField(choices=AttributeEntity.choices)
     eventType = serializers.CharField(max_length=MAX_TEXT_LENGTH, required=False, allow_blank=True)
     name = serializers.CharField(
         max_length=MAX_TEXT_LENGTH,
@@ -110,7 +112,7 @@ class AttributeInput(serializers.Serializer[Any]):
             )
         ],
     )
-    type = serializers.ChoiceField(choices=AttributeType.values)
+    type = serializers.ChoiceField(choices=AttributeType.choices)
     description = serializers.CharField(allow_blank=True, trim_whitespace=False)
     suggestions = serializers.ListField(
         child=serializers.CharField(min_length=1, trim_whitespace=False),
@@ -145,6 +147,47 @@ class AttributeInput(serializers.Serializer[Any]):
                 }
             )
         return attrs
+
+
+class AttributeSerializer(serializers.Serializer[Any]):
+    """An attribute definition as answered (``render_attribute``, Talon.One's ``Attribute``)."""
+
+    id = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    accountId = serializers.IntegerField()
+    entity = serializers.ChoiceField(choices=AttributeEntity.choices)
+    eventType = serializers.CharField(required=False)
+    name = serializers.CharField()
+    title = serializers.CharField()
+    type = serializers.ChoiceField(choices=AttributeType.choices)
+    description = serializers.CharField(allow_blank=True)
+    suggestions = serializers.ListField(child=serializers.CharField())
+    hasAllowedList = serializers.BooleanField()
+    restrictedBySuggestions = serializers.BooleanField()
+    editable = serializers.BooleanField()
+    applicationIds = serializers.ListField(child=serializers.IntegerField())
+    subscribedApplicationsIds = serializers.ListField(child=serializers.IntegerField())
+
+    class Meta:
+        ref_name = "Attribute"
+
+
+#: The query parameters of ``getAttributes``.
+ATTRIBUTES_QUERY: Final = [
+    *PAGE_PARAMETERS,
+    OpenApiParameter(
+        "sort",
+        str,
+        description="The field to sort by, with - in front for descending order: "
+        + ", ".join(ATTRIBUTE_SORT_FIELDS)
+        + ".",
+    ),
+    OpenApiParameter("entity", str, enum=AttributeEntity.values),
+    OpenApiParameter("type", str, enum=AttributeType.values),
+    OpenApiParameter("applicationIds", str, description="Application ids, separated by commas."),
+    OpenApiParameter("kind", str, enum=["builtin", "custom"]),
+    OpenApiParameter("search", str, description="Text in the name, title, description or type."),
+]
 
 
 def _valid(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
@@ -298,6 +341,7 @@ def _attributes_filtered(
 class AttributesView(ManagementView):
     operation = {"GET": "getAttributes", "POST": "createAttribute"}
 
+    @extend_schema(parameters=ATTRIBUTES_QUERY, responses={200: page_of(AttributeSerializer)})
     def get(self, request: Request) -> Response:
         definitions = AttributeDefinition.objects.filter(
             application__in=applications_visible(self.caller)
@@ -310,6 +354,7 @@ class AttributesView(ManagementView):
         )
         return Response(page)
 
+    @extend_schema(request=AttributeInput, responses={201: AttributeSerializer})
     def post(self, request: Request) -> Response:
         data = _valid(AttributeInput(data=request.data))
         application = self._editable_application(data)
@@ -385,9 +430,11 @@ class AttributeView(ManagementView):
         self.application_for(definition.application_id, role=role)
         return definition
 
+    @extend_schema(responses={200: AttributeSerializer})
     def get(self, request: Request, attribute_id: int) -> Response:
         return Response(render_attribute(self.attribute_for(attribute_id, role=Role.VIEWER)))
 
+    @extend_schema(request=AttributeInput(partial=True), responses={200: AttributeSerializer})
     def put(self, request: Request, attribute_id: int) -> Response:
         definition = self.attribute_for(attribute_id, role=Role.EDITOR)
         data = _valid(AttributeInput(data=request.data, partial=True))

@@ -11,34 +11,43 @@ rulesets, as Talon.One's Management API serves them.
   against the application's attributes, and makes it the active one with ``activate: true``.
   A version is also activated as Talon.One does it, by ``updateCampaign`` with
   ``activeRulesetId``.
+- ``copyCampaignToApplications`` (viewer of the campaign's application, editor of every target)
+  copies a campaign into applications, all or none (``campaigns.services.campaigns.campaign_copy``:
+  disabled copies with the active rules, budgets and attributes, no codes or counters).
+- ``getCampaignByAttributes`` (viewer) lists the campaigns whose custom attributes have the
+  values asked for, paged and filtered by ``campaignState`` as ``getCampaigns``.
+- ``getCampaignAnalytics`` is in ``management.campaign_analytics``.
 
 Bodies are read as Talon.One's ``NewCampaign``/``UpdateCampaign``/``NewRuleset`` with the fields
-a campaign has here; the others (``attributes``, ``couponSettings``, ``campaignGroups`` …) are
-ignored. ``updateCampaign`` changes the fields it is sent and keeps the others; ``limits``, when
-sent, replace the campaign's budgets. Every change that can change what evaluation does (any
-campaign write, a new active ruleset) bumps the application's ``rules_version``, so the compiled
-rules of every process are rebuilt.
+a campaign has here (``attributes`` must be defined for the ``Campaign`` entity and of their
+type); the others (``couponSettings``, ``campaignGroups`` …) are ignored. ``updateCampaign``
+changes the fields it is sent and keeps the others; ``limits``, when sent, replace the
+campaign's budgets. Every change that can change what evaluation does (any campaign write, a
+new active ruleset) bumps the application's ``rules_version``, so the compiled rules of every
+process are rebuilt.
 
 Answers are in Talon.One's ``Campaign`` shape: the Integration API's rendering
 (``integration.campaigns.render_campaign``) plus ``created``, ``updated``, ``activeRulesetId``,
-``evaluationGroupId`` and ``limits``. Talon.One's ``userId`` (who created it) is not recorded
-here, so it is left out.
+``evaluationGroupId``, ``attributes`` and ``limits``. Talon.One's ``userId`` (who created it)
+is not recorded here, so it is left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final
 
-from django.db import connection
-from django.db.models import BooleanField, Prefetch, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Func, Prefetch, Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from campaigns.json_queries import array_has_text, having_number, having_value
 from campaigns.models import Application, Campaign, EvaluationGroup, Ruleset
 from campaigns.models.budgets import (
     AMOUNT_DIGITS,
@@ -50,14 +59,26 @@ from campaigns.models.budgets import (
 )
 from campaigns.models.campaigns import CAMPAIGN_FEATURES, CampaignState
 from campaigns.selectors import campaign_get, campaign_list
-from campaigns.services.campaigns import Keep, campaign_create, campaign_delete, campaign_update
+from campaigns.services.campaigns import (
+    CampaignInvalid,
+    CopyChanges,
+    CopyRefused,
+    CopyTarget,
+    Keep,
+    campaign_attributes_checked,
+    campaign_copy,
+    campaign_create,
+    campaign_delete,
+    campaign_update,
+)
 from campaigns.services.rulesets import ruleset_create
-from integration.campaigns import render_campaign
-from integration.errors import BadRequest, ErrorItem, NotFound
+from integration.campaigns import campaign_attribute_types, render_campaign
+from integration.errors import BadRequest, ErrorItem, IntegrationError, NotFound
 from integration.render import dumps, rfc3339
 from management.models import Role
 from management.views import MAX_ID, ManagementView, RFC3339Field, paginate
-from rules.values import parse_rfc3339
+from rules.values import parse_instant
+from talonone.schema import PAGE_PARAMETERS, page_of
 
 #: Talon.One's bounds on a campaign's tags.
 MAX_TAGS: Final = 50
@@ -117,7 +138,13 @@ _CAMPAIGN_FIELDS: Final = {
     "endTime": "end_time",
     "tags": "tags",
     "features": "features",
+    "attributes": "attributes",
 }
+#: Model field → API field, for the services' errors.
+_API_FIELDS: Final = {model: api for api, model in _CAMPAIGN_FIELDS.items()}
+
+#: Ours: the most applications one copy request may name.
+MAX_COPY_TARGETS: Final = 100
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +175,16 @@ class LimitInput(serializers.Serializer[Any]):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A budget is always sent whole, also in ``updateCampaign``, whose partial body would
+        # otherwise let DRF skip its required fields.
+        required = str(self.error_messages["required"])  # "This field is required."
+        missing = {
+            name: [serializers.ErrorDetail(required, code="required")]
+            for name in ("action", "limit")
+            if name not in attrs
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
         return {
             "action": attrs["action"],
             "limit": attrs["limit"],
@@ -176,6 +213,7 @@ class CampaignInput(serializers.Serializer[Any]):
     evaluationGroupId = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True
     )
+    attributes = serializers.DictField(required=False)
 
     def validate_features(self, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
@@ -198,6 +236,101 @@ class RulesetInput(serializers.Serializer[Any]):
     activate = serializers.BooleanField(required=False, default=False)
 
 
+class CampaignCopyInput(serializers.Serializer[Any]):
+    """The body of ``copyCampaignToApplications``: the target applications, and what the copies
+    change (the rest is the original's). ``evaluationGroupId`` must name a group of every
+    target, so it suits a copy into one application."""
+
+    applicationIds = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        min_length=1,
+        max_length=MAX_COPY_TARGETS,
+    )
+    name = serializers.CharField(max_length=MAX_NAME_LENGTH, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    startTime = RFC3339Field(required=False, allow_null=True)
+    endTime = RFC3339Field(required=False, allow_null=True)
+    tags = serializers.ListField(
+        child=serializers.CharField(min_length=1, max_length=MAX_TAG_LENGTH),
+        max_length=MAX_TAGS,
+        required=False,
+    )
+    evaluationGroupId = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+    def validate_applicationIds(self, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Name each application once.", code="duplicate")
+        return value
+
+
+class CampaignSearchInput(serializers.Serializer[Any]):
+    """The body of ``getCampaignByAttributes``: the attribute values a campaign must have."""
+
+    attributes = serializers.DictField()
+
+
+class LimitSerializer(serializers.Serializer[Any]):
+    """A budget in an answer (``render_limit``)."""
+
+    action = serializers.ChoiceField(choices=LimitAction.values)
+    limit = serializers.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
+    period = serializers.CharField(required=False)
+    entities = serializers.ListField(child=serializers.CharField())
+
+
+class CampaignRuleSerializer(serializers.Serializer[Any]):
+    """A rule of the active ruleset, as a campaign shows it."""
+
+    title = serializers.CharField(allow_blank=True)
+    displayName = serializers.CharField(required=False)
+    displayDescription = serializers.CharField(required=False)
+    relatedData = serializers.CharField(required=False)
+
+
+class CampaignSerializer(serializers.Serializer[Any]):
+    """The answer: Talon.One's ``Campaign`` as ``render_management_campaign`` writes it."""
+
+    id = serializers.IntegerField()
+    applicationId = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    state = serializers.ChoiceField(choices=CampaignState.values)
+    tags = serializers.ListField(child=serializers.CharField())
+    features = serializers.ListField(child=serializers.ChoiceField(choices=CAMPAIGN_FEATURES))
+    startTime = serializers.DateTimeField(required=False)
+    endTime = serializers.DateTimeField(required=False)
+    rules = CampaignRuleSerializer(many=True)
+    attributes = serializers.DictField()
+    created = serializers.DateTimeField()
+    updated = serializers.DateTimeField()
+    activeRulesetId = serializers.IntegerField(required=False)
+    evaluationGroupId = serializers.IntegerField(required=False)
+    limits = LimitSerializer(many=True)
+
+
+class RulesetSerializer(serializers.Serializer[Any]):
+    """The answer: Talon.One's ``Ruleset`` as ``render_ruleset`` writes it (``activatedAt``
+    only once the version has run)."""
+
+    id = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    campaignId = serializers.IntegerField()
+    rules = serializers.ListField(child=serializers.DictField())
+    strikethroughRules = serializers.ListField(child=serializers.JSONField())
+    bindings = serializers.ListField(child=serializers.JSONField())
+    activatedAt = serializers.DateTimeField(required=False)
+
+    class Meta:
+        ref_name = "Ruleset"
+
+
+#: The answer of ``copyCampaignToApplications``: the copies, in the order asked.
+CAMPAIGN_COPIES: Final = inline_serializer(
+    "CampaignCopies",
+    {"totalResultSize": serializers.IntegerField(), "data": CampaignSerializer(many=True)},
+)
+
+
 def _valid(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
     serializer.is_valid(raise_exception=True)
     data: dict[str, Any] = serializer.validated_data
@@ -214,6 +347,12 @@ def _model_values(data: Mapping[str, Any]) -> dict[str, Any]:
     return {
         _CAMPAIGN_FIELDS[name]: value for name, value in data.items() if name in _CAMPAIGN_FIELDS
     }
+
+
+def _campaign_invalid(error: CampaignInvalid) -> BadRequest:
+    field = _API_FIELDS.get(error.field, error.field)
+    code = "attribute_not_valid" if field == "attributes" else "invalid"
+    return _invalid(f"/{field}", error.details, code=code)
 
 
 def _schedule_check(start: datetime | None, end: datetime | None) -> None:
@@ -251,9 +390,12 @@ def render_limit(limit: CampaignLimit) -> dict[str, Any]:
 _PREFETCHED_LIMITS: Final = "prefetched_limits"
 
 
-def render_management_campaign(campaign: Campaign) -> dict[str, Any]:
-    """``campaign`` as the Management API's ``Campaign`` (see the module)."""
-    rendered = render_campaign(campaign)
+def render_management_campaign(
+    campaign: Campaign, *, attribute_types: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``campaign`` as the Management API's ``Campaign`` (see the module). ``attribute_types``:
+    ``campaign_attribute_types`` of its application, read once for a page of campaigns."""
+    rendered = render_campaign(campaign, attribute_types=attribute_types)
     rendered["created"] = rfc3339(campaign.created)
     rendered["updated"] = rfc3339(campaign.modified)
     if campaign.active_ruleset_id is not None:
@@ -265,6 +407,19 @@ def render_management_campaign(campaign: Campaign) -> dict[str, Any]:
         limits = CampaignLimit.objects.filter(campaign=campaign).order_by("pk")
     rendered["limits"] = [render_limit(limit) for limit in limits]
     return rendered
+
+
+def _renderer(application: Application) -> Callable[[Campaign], dict[str, Any]]:
+    """``render_management_campaign`` for a page of ``application``'s campaigns."""
+    types = campaign_attribute_types(application)
+    return lambda campaign: render_management_campaign(campaign, attribute_types=types)
+
+
+def _with_limits(campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """``campaigns`` with their budgets, read with one query for the page."""
+    return campaigns.prefetch_related(
+        Prefetch("limits", CampaignLimit.objects.order_by("pk"), to_attr=_PREFETCHED_LIMITS)
+    )
 
 
 def render_ruleset(ruleset: Ruleset) -> dict[str, Any]:
@@ -317,7 +472,7 @@ def _campaigns_filtered(request: Request, campaigns: QuerySet[Campaign]) -> Quer
         text = params.get(parameter)
         if text is None:
             continue
-        moment = parse_rfc3339(text)
+        moment = parse_instant(text)
         if moment is None:
             problem(
                 parameter, f"{parameter} must be an RFC 3339 time, such as 2026-07-01T00:00:00Z."
@@ -349,21 +504,10 @@ def _campaigns_filtered(request: Request, campaigns: QuerySet[Campaign]) -> Quer
     return campaigns.filter(words)
 
 
-def _tag_like(text: str) -> RawSQL:
-    """Whether any of the campaign's tags contains ``text``, ignoring case."""
-    ops = connection.ops
-    column = f"{ops.quote_name(Campaign._meta.db_table)}.{ops.quote_name('tags')}"
-    # The column's name is ours and the text a parameter: nothing of the request is SQL.
-    if connection.vendor == "postgresql":
-        tags = f"jsonb_array_elements_text({column})"
-        sql = f"EXISTS (SELECT 1 FROM {tags} AS tag WHERE tag ILIKE %s)"  # noqa: S608
-    else:  # SQLite: LIKE ignores the case of ASCII letters
-        sql = f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value LIKE %s ESCAPE '\\')"  # noqa: S608
-    return RawSQL(sql, (f"%{_like_escaped(text)}%",), output_field=BooleanField())  # noqa: S611
-
-
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _tag_like(text: str) -> Func:
+    """Whether any of the campaign's tags contains ``text``, ignoring case (on SQLite, the
+    case of ASCII letters only)."""
+    return array_has_text("tags", text)
 
 
 def _in_state(campaigns: QuerySet[Campaign], state: str) -> QuerySet[Campaign]:
@@ -410,33 +554,43 @@ class _CampaignView(ManagementView):
 class CampaignsView(ManagementView):
     operation = {"GET": "getCampaigns", "POST": "createCampaign"}
 
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("sort", str),
+            OpenApiParameter("campaignState", str, enum=_CAMPAIGN_STATES),
+            OpenApiParameter("name", str),
+            OpenApiParameter("tags", str),
+            *(OpenApiParameter(name, OpenApiTypes.DATETIME) for name in _TIME_FILTERS),
+            *(OpenApiParameter(name, int) for name in _UNMODELLED_FILTERS),
+        ],
+        responses={200: page_of(CampaignSerializer)},
+    )
     def get(self, request: Request, application_id: int) -> HttpResponse:
         application = self.application_for(application_id, role=Role.VIEWER)
         campaigns = _campaigns_filtered(request, campaign_list(application=application))
         page = paginate(
             request,
-            campaigns.prefetch_related(
-                Prefetch(
-                    "limits",
-                    CampaignLimit.objects.order_by("pk"),
-                    to_attr=_PREFETCHED_LIMITS,
-                )
-            ),
+            _with_limits(campaigns),
             sortable=CAMPAIGN_SORT_FIELDS,
-            render=render_management_campaign,
+            render=_renderer(application),
         )
         return _json(page)
 
+    @extend_schema(request=CampaignInput, responses={201: CampaignSerializer})
     def post(self, request: Request, application_id: int) -> HttpResponse:
         application = self.application_for(application_id, role=Role.EDITOR)
         data = _valid(CampaignInput(data=request.data))
         _schedule_check(data.get("startTime"), data.get("endTime"))
-        campaign = campaign_create(
-            application=application,
-            values=_model_values(data),
-            evaluation_group=_evaluation_group(application, data.get("evaluationGroupId")),
-            limits=data.get("limits", []),
-        )
+        try:
+            campaign = campaign_create(
+                application=application,
+                values=_model_values(data),
+                evaluation_group=_evaluation_group(application, data.get("evaluationGroupId")),
+                limits=data.get("limits", []),
+            )
+        except CampaignInvalid as error:
+            raise _campaign_invalid(error) from None
         created = campaign_get(application=application, id=campaign.pk)
         return _json(render_management_campaign(created), status=201)
 
@@ -444,10 +598,12 @@ class CampaignsView(ManagementView):
 class CampaignView(_CampaignView):
     operation = {"GET": "getCampaign", "PUT": "updateCampaign", "DELETE": "deleteCampaign"}
 
+    @extend_schema(responses={200: CampaignSerializer})
     def get(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.VIEWER)
         return _json(render_management_campaign(campaign))
 
+    @extend_schema(request=CampaignUpdateInput(partial=True), responses={200: CampaignSerializer})
     def put(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
         application = campaign.application
@@ -467,16 +623,20 @@ class CampaignView(_CampaignView):
                     f"The campaign has no ruleset {data['activeRulesetId']}.",
                     code="ruleset_not_found",
                 )
-        campaign_update(
-            campaign=campaign,
-            values=_model_values(data),
-            evaluation_group=group,
-            limits=data.get("limits"),
-            active_ruleset=active,
-        )
+        try:
+            campaign_update(
+                campaign=campaign,
+                values=_model_values(data),
+                evaluation_group=group,
+                limits=data.get("limits"),
+                active_ruleset=active,
+            )
+        except CampaignInvalid as error:
+            raise _campaign_invalid(error) from None
         updated = campaign_get(application=application, id=campaign.pk)
         return _json(render_management_campaign(updated))
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.ADMIN)
         campaign_delete(campaign=campaign)
@@ -486,6 +646,10 @@ class CampaignView(_CampaignView):
 class RulesetsView(_CampaignView):
     operation = {"GET": "getRulesets", "POST": "createRuleset"}
 
+    @extend_schema(
+        parameters=[*PAGE_PARAMETERS, OpenApiParameter("sort", str)],
+        responses={200: page_of(RulesetSerializer)},
+    )
     def get(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.VIEWER)
         page = paginate(
@@ -496,6 +660,7 @@ class RulesetsView(_CampaignView):
         )
         return _json(page)
 
+    @extend_schema(request=RulesetInput, responses={201: RulesetSerializer})
     def post(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
         data = _valid(RulesetInput(data=request.data))
@@ -507,6 +672,7 @@ class RulesetsView(_CampaignView):
 class RulesetView(_CampaignView):
     operation = "getRuleset"
 
+    @extend_schema(responses={200: RulesetSerializer})
     def get(
         self, request: Request, application_id: int, campaign_id: int, ruleset_id: int
     ) -> HttpResponse:
@@ -517,3 +683,125 @@ class RulesetView(_CampaignView):
                 f"There is no ruleset {ruleset_id} in this campaign.", code="ruleset_not_found"
             )
         return _json(render_ruleset(ruleset))
+
+
+class CampaignCopyView(_CampaignView):
+    operation = "copyCampaignToApplications"
+
+    @extend_schema(request=CampaignCopyInput, responses={200: CAMPAIGN_COPIES})
+    def post(self, request: Request, application_id: int, campaign_id: int) -> HttpResponse:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.VIEWER)
+        data = _valid(CampaignCopyInput(data=request.data))
+        targets = [
+            self._target(index, target_id, data.get("evaluationGroupId"))
+            for index, target_id in enumerate(data["applicationIds"])
+        ]
+        changes = CopyChanges(
+            name=data.get("name"),
+            description=data.get("description"),
+            start_time=data.get("startTime"),
+            end_time=data.get("endTime"),
+            tags=data.get("tags"),
+            schedule_given=frozenset(
+                {"start_time", "end_time"}
+                & {_CAMPAIGN_FIELDS[name] for name in ("startTime", "endTime") if name in data}
+            ),
+        )
+        try:
+            copies = campaign_copy(campaign=campaign, targets=targets, changes=changes)
+        except CampaignInvalid as error:
+            raise _campaign_invalid(error) from None
+        except CopyRefused as error:
+            raise _copy_refused(error) from None
+        rendered = [
+            render_management_campaign(campaign_get(application=copy.application, id=copy.pk))
+            for copy in copies
+        ]
+        return _json({"totalResultSize": len(rendered), "data": rendered})
+
+    def _target(self, index: int, application_id: int, group_id: int | None) -> CopyTarget:
+        """The ``index``-th target: an application the caller may edit (the errors of
+        ``application_for``, pointing at the id in the body)."""
+        pointer = f"/applicationIds/{index}"
+        try:
+            application = self.application_for(application_id, role=Role.EDITOR)
+        except IntegrationError as error:
+            item = ErrorItem(
+                code=error.code, title="Invalid value", details=error.message, pointer=pointer
+            )
+            raise IntegrationError(
+                error.status_code, error.message, [item], code=error.code
+            ) from None
+        group = None
+        if group_id is not None:
+            group = EvaluationGroup.objects.filter(application=application, pk=group_id).first()
+            if group is None:
+                raise _invalid(
+                    "/evaluationGroupId",
+                    f"There is no evaluation group {group_id} in application {application_id}.",
+                    code="evaluation_group_not_found",
+                )
+        return CopyTarget(application=application, evaluation_group=group)
+
+
+def _copy_refused(error: CopyRefused) -> BadRequest:
+    """The refusal pointing at the target application; each rule problem pointing there too,
+    its pointer into the rules in its details."""
+    pointer = f"/applicationIds/{error.index}"
+    items = [
+        ErrorItem(code=error.code, title="Invalid value", details=error.details, pointer=pointer)
+    ]
+    items += [
+        ErrorItem(
+            code=rule_error.code,
+            title=rule_error.code.replace("_", " ").capitalize(),
+            details=f"{rule_error.pointer}: {rule_error.message}",
+            pointer=pointer,
+        )
+        for rule_error in error.rule_errors
+    ]
+    return BadRequest(error.details, items, code=error.code)
+
+
+class CampaignSearchView(ManagementView):
+    operation = "getCampaignByAttributes"
+
+    @extend_schema(
+        request=CampaignSearchInput,
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("sort", str),
+            OpenApiParameter("campaignState", str, enum=_CAMPAIGN_STATES),
+        ],
+        responses={200: page_of(CampaignSerializer)},
+    )
+    def post(self, request: Request, application_id: int) -> HttpResponse:
+        application = self.application_for(application_id, role=Role.VIEWER)
+        data = _valid(CampaignSearchInput(data=request.data))
+        try:
+            wanted = campaign_attributes_checked(application=application, raw=data["attributes"])
+        except CampaignInvalid as error:
+            raise _campaign_invalid(error) from None
+        types = campaign_attribute_types(application)
+        campaigns = _campaigns_filtered(request, campaign_list(application=application))
+        for name, value in wanted.items():
+            campaigns = _having_attribute(campaigns, name, value, types.get(name, ""))
+        page = paginate(
+            request,
+            _with_limits(campaigns),
+            sortable=CAMPAIGN_SORT_FIELDS,
+            render=_renderer(application),
+        )
+        return _json(page)
+
+
+def _having_attribute(
+    campaigns: QuerySet[Campaign], name: str, value: Any, type_name: str
+) -> QuerySet[Campaign]:
+    """``campaigns`` whose attribute ``name`` is ``value`` (as stored): a number compares as a
+    number (``10.5`` finds ``10.50``; text that is no number, such as another application's
+    attribute of that name, is never cast), anything else as JSON (a list in the same order);
+    alike on PostgreSQL and SQLite (``campaigns.json_queries``)."""
+    if type_name == "number" and value is not None:
+        return having_number(campaigns, "attributes", name, Decimal(value))
+    return having_value(campaigns, "attributes", name, value)

@@ -1,36 +1,49 @@
 """A campaign's coupons: create them (``createCoupons``, up to ``SYNC_BATCH_MAX`` at once;
-``createCouponsAsync``, a batch a worker fills), list them (``getCouponsWithoutTotalCount``),
-change one (``updateCoupon``), delete one (``deleteCoupon``), import them from CSV
-(``importCoupons``) and export them (``exportCoupons``), in Talon.One's shapes.
+``createCouponsForMultipleRecipients``, one per customer; ``createCouponsAsync``, a batch a
+worker fills), list them (``getCouponsWithoutTotalCount``), search them by attribute values
+(``searchCouponsAdvancedWithoutTotalCount``, and application-wide
+``searchCouponsAdvancedApplicationWideWithoutTotalCount``), change one (``updateCoupon``) or a
+batch (``updateCouponBatch``), delete one (``deleteCoupon``) or those a filter matches
+(``deleteCoupons``), import them from CSV (``importCoupons``) and export them
+(``exportCoupons``, recorded as every export is: ``management.exports``), in Talon.One's
+shapes. ``valuesOnly=true`` lists coupons by their values alone (``CouponValue``).
 
 ``GET /v1/applications/{applicationId}/coupon_batches/{batchId}`` (``getCouponBatch``) is ours:
 Talon.One e-mails when an asynchronous batch is done; here a client asks for its progress.
 
 Every endpoint reaches the campaign through the application the caller may act on (a campaign
-of another application is answered 404, as one that does not exist), checks the whole request
-before writing anything and answers bad input 400 with a pointer at the field at fault.
-
-Two writes have no service yet (``coupon_update``, ``coupon_delete``, below), and
-``coupon_batch_create`` cannot yet give its coupons a mandatory reservation or a per-customer
-limit: these live here, each in one transaction, until ``campaigns.services`` offers them.
+of another application is answered 404, as one that does not exist); viewers read (searches
+included, though they are POSTs), editors write. The whole request is checked before anything
+is written, and bad input is answered 400 with a pointer at the field at fault. The writes are
+``campaigns.services``' (``coupons``, ``coupon_batches``, ``coupon_csv``); the query filters,
+file handling and answers here are shared with ``management.referrals``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import IntegrityError
 from django.db.models import F, Q, QuerySet
-from django.http import StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.parsers import MultiPartParser
@@ -38,39 +51,49 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigns.evaluation import typed_attributes
-from campaigns.models import Application, Campaign, Coupon, CouponBatch
+from campaigns.models import Application, Campaign, Coupon, CouponBatch, Referral
 from campaigns.models.coupon_batches import COUPON_BATCH_ID_MAX_LENGTH
 from campaigns.models.coupons import COUPON_COUNT_LIMIT_MAX, COUPON_VALUE_MAX_LENGTH
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH, MONEY_DIGITS, MONEY_PLACES
 from campaigns.selectors import attribute_schema, campaign_get
 from campaigns.services.coupon_batches import (
     BATCH_COUNT_MAX,
+    DEFAULT_CODE_LENGTH,
     PATTERN_MIN_LENGTH,
     RANDOM_CHARACTER,
+    RECIPIENTS_MAX,
     SYNC_BATCH_MAX,
     CouponCodesExhausted,
-    coupon_attributes_checked,
     coupon_batch_create,
     coupon_batch_get,
-    coupons_export_csv,
-    coupons_import_csv,
+    coupons_generate,
+    coupons_generate_for_recipients,
 )
+from campaigns.services.coupon_csv import ImportResult, coupons_export_csv, coupons_import_csv
 from campaigns.services.coupons import (
     CouponExists,
     CouponInvalid,
-    coupon_create,
-    coupon_terms_check,
+    coupon_delete,
+    coupon_update,
+    coupons_delete,
+    coupons_update,
+    coupons_with_attributes,
 )
 from integration.errors import BadRequest, Conflict, ErrorItem, NotFound
 from integration.render import render_coupon, rfc3339
+from integration.schema import CouponSerializer
 from integration.sessions import coupon_view
 from management.applications import ACCOUNT_ID
-from management.models import ManagementKey, Role
+from management.campaigns import _CAMPAIGN_STATES as CAMPAIGN_STATES
+from management.campaigns import _in_state
+from management.exports import CSV_ANSWERS, csv_response, export_filters, export_record
+from management.models import ExportEntity, ManagementKey, Role
 from management.views import MAX_ID, ManagementView, RFC3339Field, paginate
-from rules.values import parse_rfc3339
+from rules.values import parse_instant
+from talonone.schema import PAGE_PARAMETERS, page_of
 
-#: How many random characters a code has when ``createCoupons`` is sent no ``couponPattern``.
-DEFAULT_CODE_LENGTH: Final = 8
+#: A coupon or a referral: the codes the validity filters apply to.
+Coded = TypeVar("Coded", Coupon, Referral)
 
 #: The largest CSV file ``importCoupons`` reads.
 IMPORT_MAX_BYTES: Final = 100 * 1024 * 1024
@@ -101,9 +124,20 @@ _POINTERS: Final = {
     "start_date": "/startDate",
     "expiry_date": "/expiryDate",
     "recipient_integration_id": "/recipientIntegrationId",
+    "recipients": "/recipientsIntegrationIds",
     "attributes": "/attributes",
     "is_reservation_mandatory": "/isReservationMandatory",
     "batch_id": "",
+}
+
+#: The model field of each field ``updateCouponBatch`` may change.
+_BATCH_UPDATABLE: Final = {
+    "usageLimit": "usage_limit",
+    "discountLimit": "discount_limit",
+    "reservationLimit": "reservation_limit",
+    "startDate": "start_date",
+    "expiryDate": "expiry_date",
+    "attributes": "attributes",
 }
 
 #: The model field of each field ``updateCoupon`` may change.
@@ -174,9 +208,12 @@ def _discount_limit(**kwargs: Any) -> serializers.DecimalField:
     )
 
 
-def _recipient(**kwargs: Any) -> serializers.CharField:
+def _recipient(*, allow_blank: bool = True, **kwargs: Any) -> serializers.CharField:
     return serializers.CharField(
-        max_length=INTEGRATION_ID_MAX_LENGTH, allow_blank=True, trim_whitespace=False, **kwargs
+        max_length=INTEGRATION_ID_MAX_LENGTH,
+        allow_blank=allow_blank,
+        trim_whitespace=False,
+        **kwargs,
     )
 
 
@@ -194,14 +231,20 @@ def _valid_characters(**kwargs: Any) -> serializers.ListField:
     return serializers.ListField(child=character, min_length=1, max_length=1000, **kwargs)
 
 
-class CouponTermsSerializer(StrictSerializer):
-    """What every coupon of a request gets (Talon.One's ``CouponConstraints``)."""
+class CouponConstraintsSerializer(StrictSerializer):
+    """The limits and dates every coupon of a request gets (Talon.One's
+    ``CouponConstraints``)."""
 
     usageLimit = _usage_limit()
     discountLimit = _discount_limit(required=False)
     reservationLimit = _usage_limit(required=False)
     startDate = RFC3339Field(required=False)
     expiryDate = RFC3339Field(required=False)
+
+
+class CouponTermsSerializer(CouponConstraintsSerializer):
+    """What every coupon of a request gets: its constraints, attributes and recipient."""
+
     attributes = serializers.DictField(required=False)
     recipientIntegrationId = _recipient(required=False)
     isReservationMandatory = serializers.BooleanField(required=False)
@@ -295,7 +338,49 @@ class UpdateCouponSerializer(StrictSerializer):
     validate_implicitlyReserved = CouponTermsSerializer.validate_implicitlyReserved
 
 
-def _valid(serializer_class: type[serializers.Serializer[Any]], data: Any) -> dict[str, Any]:
+class CreateCouponsForRecipientsSerializer(CouponConstraintsSerializer):
+    """The body of ``createCouponsForMultipleRecipients``."""
+
+    attributes = serializers.DictField(required=False)
+    recipientsIntegrationIds = serializers.ListField(
+        child=_recipient(allow_blank=False), min_length=1, max_length=RECIPIENTS_MAX
+    )
+    validCharacters = _valid_characters(required=False)
+    couponPattern = _pattern(required=False)
+
+    def validate_recipientsIntegrationIds(self, value: list[str]) -> list[str]:
+        first: dict[str, int] = {}
+        for index, recipient in enumerate(value):
+            if recipient in first:
+                raise serializers.ValidationError(
+                    {
+                        str(index): [
+                            f"{recipient!r} is already item {first[recipient]}: one coupon "
+                            f"per recipient."
+                        ]
+                    },
+                    code="duplicate",
+                )
+            first[recipient] = index
+        return value
+
+
+class UpdateCouponBatchSerializer(StrictSerializer):
+    """The body of ``updateCouponBatch``: the limits and attributes sent are written; the
+    dates are written whether sent or not (``null`` when not), as in Talon.One."""
+
+    usageLimit = _usage_limit(required=False)
+    discountLimit = _discount_limit(required=False)
+    reservationLimit = _usage_limit(required=False)
+    startDate = RFC3339Field(required=False, allow_null=True)
+    expiryDate = RFC3339Field(required=False, allow_null=True)
+    attributes = serializers.DictField(required=False)
+    batchID = serializers.CharField(
+        required=False, min_length=1, max_length=COUPON_BATCH_ID_MAX_LENGTH, trim_whitespace=False
+    )
+
+
+def body_valid(serializer_class: type[serializers.Serializer[Any]], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     validated: dict[str, Any] = dict(serializer.validated_data)
@@ -334,102 +419,6 @@ def _exhausted(error: CouponCodesExhausted) -> Conflict:
 def _profile_limit(limits: Sequence[Mapping[str, Any]] | None) -> int:
     """The per-customer limit of ``limits`` (0: none)."""
     return int(limits[0]["limit"]) if limits else 0
-
-
-# ---------------------------------------------------------------------------------------------
-# Writes that campaigns.services does not offer yet
-
-
-def coupons_generate(
-    *, campaign: Campaign, data: Mapping[str, Any], batch_terms: Mapping[str, Any]
-) -> list[Coupon]:
-    """The coupons of a validated ``createCoupons`` body, created in one transaction.
-
-    A ``couponPattern`` without ``#`` is the one code to create (``coupon_create``); otherwise
-    ``coupon_batch_create`` makes ``numberOfCoupons`` random codes, and the terms it does not
-    take (a mandatory reservation, a per-customer limit) are set on its coupons before the
-    transaction commits. Raises ``CouponInvalid``, ``CouponExists``, ``CouponCodesExhausted``.
-    """
-    application = campaign.application
-    pattern: str | None = data.get("couponPattern")
-    prefix: str = data.get("uniquePrefix", "")
-    mandatory = bool(data.get("isReservationMandatory", False))
-    profile_limit = _profile_limit(data.get("limits"))
-    if pattern is not None and RANDOM_CHARACTER not in pattern:
-        attributes = coupon_attributes_checked(application, data.get("attributes"))
-        coupon = coupon_create(
-            campaign=campaign,
-            value=prefix + pattern,
-            attributes=attributes,
-            is_reservation_mandatory=mandatory,
-            profile_redemption_limit=profile_limit,
-            **batch_terms,
-        )
-        return [coupon]
-    with transaction.atomic():
-        batch = coupon_batch_create(
-            campaign=campaign,
-            count=data["numberOfCoupons"],
-            coupon_pattern=pattern,
-            length=None if pattern is not None else DEFAULT_CODE_LENGTH,
-            valid_characters=data.get("validCharacters"),
-            unique_prefix=prefix,
-            attributes=data.get("attributes"),
-            **batch_terms,
-        )
-        coupons = Coupon.objects.filter(application=application, batch_id=batch.batch_id)
-        extra: dict[str, Any] = {}
-        if mandatory:
-            extra["is_reservation_mandatory"] = True
-        if profile_limit:
-            extra["profile_redemption_limit"] = profile_limit
-        if extra:
-            coupons.update(**extra)
-        return list(coupons.order_by("id"))
-
-
-def coupon_update(*, coupon_id: int, campaign: Campaign, changes: Mapping[str, Any]) -> Coupon:
-    """Write ``changes`` (model field → value) to the campaign's coupon, and nothing else.
-
-    The coupon's row is locked first, so no redemption or reservation counts in between: a
-    limit (other than 0, no limit) is never set below what its counter has counted. Raises
-    ``Coupon.DoesNotExist`` and ``CouponInvalid`` (nothing written).
-    """
-    with transaction.atomic():
-        coupon = Coupon.objects.select_for_update().get(campaign=campaign, pk=coupon_id)
-        if "attributes" in changes:
-            attributes = coupon_attributes_checked(campaign.application, changes["attributes"])
-            changes = {**changes, "attributes": attributes}
-        for name, value in changes.items():
-            setattr(coupon, name, value)
-        for limit, counter, what in (
-            ("usage_limit", "usage_counter", "redemptions"),
-            ("discount_limit", "discount_counter", "discounts given"),
-            ("reservation_limit", "reservation_counter", "reservations"),
-        ):
-            used = getattr(coupon, counter)
-            if limit in changes and 0 < getattr(coupon, limit) < used:
-                raise CouponInvalid(limit, f"is 0 (no limit) or at least {used}, the {what} made")
-        coupon_terms_check(
-            usage_limit=coupon.usage_limit,
-            discount_limit=coupon.discount_limit,
-            reservation_limit=coupon.reservation_limit,
-            profile_redemption_limit=coupon.profile_redemption_limit,
-            start_date=coupon.start_date,
-            expiry_date=coupon.expiry_date,
-            recipient_integration_id=coupon.recipient_integration_id,
-        )
-        if changes:
-            coupon.save(update_fields=list(changes))
-        return coupon
-
-
-def coupon_delete(*, coupon_id: int, campaign: Campaign) -> None:
-    """Delete the campaign's coupon, with its redemptions and reservations; raises
-    ``Coupon.DoesNotExist`` when the campaign has no such coupon."""
-    deleted, _ = Coupon.objects.filter(campaign=campaign, pk=coupon_id).delete()
-    if not deleted:
-        raise Coupon.DoesNotExist
 
 
 # ---------------------------------------------------------------------------------------------
@@ -483,6 +472,170 @@ def render_coupon_batch(batch: CouponBatch) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+# The answers' schemas (OpenAPI)
+
+
+class CouponLimitAnswer(serializers.Serializer[Any]):
+    action = serializers.CharField()
+    limit = serializers.IntegerField()
+    entities = serializers.ListField(child=serializers.CharField())
+
+    Meta = type("Meta", (), {"ref_name": "CouponLimit"})
+
+
+class CouponAnswer(CouponSerializer):
+    """A coupon as ``coupon_renderer`` renders it: the Integration API's, with ``limits``."""
+
+    limits = CouponLimitAnswer(many=True, required=False)
+
+    Meta = type("Meta", (), {"ref_name": "ManagementCoupon"})
+
+
+class CouponValueAnswer(serializers.Serializer[Any]):
+    """A coupon as ``getCouponsWithoutTotalCount`` lists it with ``valuesOnly=true``: its code
+    alone."""
+
+    value = serializers.CharField()
+
+    Meta = type("Meta", (), {"ref_name": "CouponValue"})
+
+
+class _CouponValueSchema(OpenApiSerializerExtension):
+    """``CouponValue`` has no other field (``additionalProperties: false``), so that a whole
+    coupon is not one too: an item of the list is exactly one of the two shapes (``oneOf``)."""
+
+    target_class = CouponValueAnswer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "additionalProperties": False}
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="ManagementCouponOrValue",
+        serializers=[CouponAnswer, CouponValueAnswer],
+        resource_type_field_name=None,
+    )
+)
+class _CouponOrValueField(serializers.DictField):
+    """An item of ``getCouponsWithoutTotalCount``: a whole coupon, or its value alone."""
+
+
+class CouponsPageAnswer(serializers.Serializer[Any]):
+    """``getCouponsWithoutTotalCount``'s page: whole coupons, or with ``valuesOnly=true``
+    their values alone (``CouponValue``)."""
+
+    hasMore = serializers.BooleanField(help_text="Whether there are more items after this page.")
+    data = serializers.ListField(child=_CouponOrValueField())  # type: ignore[assignment]
+
+    Meta = type("Meta", (), {"ref_name": "ManagementCouponOrValuePageWithoutTotal"})
+
+
+class CreatedCouponsAnswer(serializers.Serializer[Any]):
+    totalResultSize = serializers.IntegerField()
+    data = CouponAnswer(many=True)  # type: ignore[assignment]  # a field, not .data
+
+    Meta = type("Meta", (), {"ref_name": "CreatedCoupons"})
+
+
+class ImportAnswer(serializers.Serializer[Any]):
+    """Talon.One's ``Import`` (``render_import``), with our ``batchId``."""
+
+    id = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    accountId = serializers.IntegerField()
+    userId = serializers.IntegerField()
+    entity = serializers.CharField()
+    amount = serializers.IntegerField()
+    batchId = serializers.CharField()
+
+    Meta = type("Meta", (), {"ref_name": "Import"})
+
+
+class BatchIdAnswer(serializers.Serializer[Any]):
+    batchId = serializers.CharField()
+
+    Meta = type("Meta", (), {"ref_name": "AsyncCouponCreationResponse"})
+
+
+class CouponBatchAnswer(serializers.Serializer[Any]):
+    """A batch and its progress (``render_coupon_batch``)."""
+
+    batchId = serializers.CharField()
+    campaignId = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field
+    status = serializers.CharField()
+    numberOfCoupons = serializers.IntegerField()
+    createdCoupons = serializers.IntegerField()
+    startedAt = serializers.DateTimeField(required=False)
+    finishedAt = serializers.DateTimeField(required=False)
+    error = serializers.CharField(required=False)
+
+    Meta = type("Meta", (), {"ref_name": "CouponBatch"})
+
+
+def _parameters(*names: str, **kinds: Any) -> list[OpenApiParameter]:
+    """Query parameters: ``names`` are text; ``kinds`` name others with their type or choices
+    (a tuple)."""
+    parameters = [OpenApiParameter(name, str) for name in names]
+    for name, kind in kinds.items():
+        if isinstance(kind, tuple):
+            parameters.append(OpenApiParameter(name, str, enum=list(kind)))
+        else:
+            parameters.append(OpenApiParameter(name, kind))
+    return parameters
+
+
+_TIME = OpenApiTypes.DATETIME
+
+#: The filters ``validity_filtered`` reads.
+VALIDITY_PARAMETERS: Final = _parameters(
+    createdBefore=_TIME,
+    createdAfter=_TIME,
+    valid=("expired", "validNow", "validFuture"),
+    usable=("true", "false"),
+)
+
+#: The filters ``coupons_filtered`` reads.
+COUPON_FILTER_PARAMETERS: Final = [
+    *VALIDITY_PARAMETERS,
+    *_parameters(
+        "value",
+        "recipientIntegrationId",
+        "batchId",
+        startsBefore=_TIME,
+        startsAfter=_TIME,
+        expiresBefore=_TIME,
+        expiresAfter=_TIME,
+        redeemed=("true", "false"),
+        exactMatch=("true", "false"),
+        referralId=OpenApiTypes.INT,
+    ),
+]
+
+_SORT = OpenApiParameter(
+    "sort", str, enum=[*COUPON_SORT_FIELDS, *(f"-{f}" for f in COUPON_SORT_FIELDS)]
+)
+_SILENT = OpenApiParameter("silent", str, enum=["yes", "no"])
+IMPORT_BODY: Final = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {"upFile": {"type": "string", "format": "binary"}},
+        "required": ["upFile"],
+    }
+}
+_SEARCH_BODY: Final = {
+    "application/json": {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "Coupon attribute values to match.",
+    }
+}
+
+
+# ---------------------------------------------------------------------------------------------
 # Query parameters
 
 
@@ -497,13 +650,13 @@ def _moment(request: Request, name: str) -> datetime | None:
     text = request.query_params.get(name)
     if text is None:
         return None
-    parsed = parse_rfc3339(text)
+    parsed = parse_instant(text)
     if parsed is None:
         raise _parameter_error(name, f"{name} is an RFC 3339 time, such as 2025-07-01T04:00:00Z.")
     return parsed
 
 
-def _choice(request: Request, name: str, choices: Sequence[str]) -> str | None:
+def query_choice(request: Request, name: str, choices: Sequence[str]) -> str | None:
     text = request.query_params.get(name)
     if text is not None and text not in choices:
         raise _parameter_error(name, f"{name} is one of {', '.join(choices)}.")
@@ -511,10 +664,10 @@ def _choice(request: Request, name: str, choices: Sequence[str]) -> str | None:
 
 
 def _flag(request: Request, name: str) -> bool:
-    return _choice(request, name, ("true", "false")) == "true"
+    return query_choice(request, name, ("true", "false")) == "true"
 
 
-def _id_parameter(request: Request, name: str) -> int | None:
+def query_id(request: Request, name: str) -> int | None:
     text = request.query_params.get(name)
     if text is None:
         return None
@@ -524,7 +677,8 @@ def _id_parameter(request: Request, name: str) -> int | None:
 
 
 def coupons_filtered(request: Request, coupons: QuerySet[Coupon]) -> QuerySet[Coupon]:
-    """``coupons`` narrowed by Talon.One's list filters in the query string."""
+    """``coupons`` narrowed by Talon.One's coupon filters in the query string: those of the
+    list, which every other coupon endpoint's filters are a part of (search, delete)."""
     params = request.query_params
     if params.get("referralId") is not None:
         raise _parameter_error("referralId", "Coupons are not linked to referrals here.")
@@ -535,8 +689,6 @@ def coupons_filtered(request: Request, coupons: QuerySet[Coupon]) -> QuerySet[Co
             coupons.filter(value__iexact=value) if exact else coupons.filter(value__icontains=value)
         )
     for name, lookup in (
-        ("createdBefore", "created__lte"),
-        ("createdAfter", "created__gte"),
         ("startsBefore", "start_date__lte"),
         ("startsAfter", "start_date__gte"),
         ("expiresBefore", "expiry_date__lte"),
@@ -545,26 +697,10 @@ def coupons_filtered(request: Request, coupons: QuerySet[Coupon]) -> QuerySet[Co
         moment = _moment(request, name)
         if moment is not None:
             coupons = coupons.filter(**{lookup: moment})
-    now = timezone.now()
-    valid = _choice(request, "valid", ("expired", "validNow", "validFuture"))
-    if valid == "expired":
-        coupons = coupons.filter(expiry_date__lte=now)
-    elif valid == "validNow":
-        coupons = coupons.filter(
-            Q(start_date__isnull=True) | Q(start_date__lte=now),
-            Q(expiry_date__isnull=True) | Q(expiry_date__gt=now),
-        )
-    elif valid == "validFuture":
-        coupons = coupons.filter(start_date__gt=now)
-    usable = _choice(request, "usable", ("true", "false"))
-    redeemed = _choice(request, "redeemed", ("true", "false"))
-    if usable is not None and redeemed is not None:
+    coupons = validity_filtered(request, coupons)
+    redeemed = query_choice(request, "redeemed", ("true", "false"))
+    if redeemed is not None and params.get("usable") is not None:
         raise _parameter_error("redeemed", "redeemed cannot be used with usable.")
-    has_uses = Q(usage_limit=0) | Q(usage_counter__lt=F("usage_limit"))
-    if usable == "true":
-        coupons = coupons.filter(has_uses)
-    elif usable == "false":
-        coupons = coupons.exclude(has_uses)
     if redeemed == "true":
         coupons = coupons.filter(usage_counter__gt=0)
     elif redeemed == "false":
@@ -574,6 +710,44 @@ def coupons_filtered(request: Request, coupons: QuerySet[Coupon]) -> QuerySet[Co
     if (batch_id := params.get("batchId")) is not None:
         coupons = coupons.filter(batch_id=batch_id)
     return coupons
+
+
+def validity_filtered(request: Request, codes: QuerySet[Coded]) -> QuerySet[Coded]:
+    """``codes`` (coupons or referrals, which name these fields alike) narrowed by the filters
+    Talon.One gives both: ``createdBefore``, ``createdAfter``, ``valid`` (``expired``,
+    ``validNow``, ``validFuture``) and ``usable`` (uses left, or none)."""
+    for name, lookup in (("createdBefore", "created__lte"), ("createdAfter", "created__gte")):
+        moment = _moment(request, name)
+        if moment is not None:
+            codes = codes.filter(**{lookup: moment})
+    now = timezone.now()
+    valid = query_choice(request, "valid", ("expired", "validNow", "validFuture"))
+    if valid == "expired":
+        codes = codes.filter(expiry_date__lte=now)
+    elif valid == "validNow":
+        codes = codes.filter(
+            Q(start_date__isnull=True) | Q(start_date__lte=now),
+            Q(expiry_date__isnull=True) | Q(expiry_date__gt=now),
+        )
+    elif valid == "validFuture":
+        codes = codes.filter(start_date__gt=now)
+    usable = query_choice(request, "usable", ("true", "false"))
+    has_uses = Q(usage_limit=0) | Q(usage_counter__lt=F("usage_limit"))
+    if usable == "true":
+        codes = codes.filter(has_uses)
+    elif usable == "false":
+        codes = codes.exclude(has_uses)
+    return codes
+
+
+def _campaign_state_filtered(request: Request, coupons: QuerySet[Coupon]) -> QuerySet[Coupon]:
+    """``coupons`` of the campaigns in the state ``campaignState`` names (as
+    ``getCampaigns`` reads it)."""
+    state = query_choice(request, "campaignState", CAMPAIGN_STATES)
+    if state is None:
+        return coupons
+    campaigns = _in_state(Campaign.objects.all(), state)
+    return coupons.filter(campaign__in=campaigns)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -615,28 +789,185 @@ def _batch_terms(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class CouponsView(CampaignCouponsView):
-    """``POST …/coupons``: up to ``SYNC_BATCH_MAX`` coupons, created before the answer.
+    """``POST …/coupons`` creates up to ``SYNC_BATCH_MAX`` coupons before the answer
+    (``silent`` is Talon.One's: ``yes``, the default, answers 204, ``no`` the coupons);
+    ``PUT`` changes all the campaign's coupons, or a batch's; ``DELETE`` deletes those the
+    query's filters match."""
 
-    ``silent`` is Talon.One's: ``yes`` (the default) answers 204, ``no`` the coupons."""
+    operation = {"POST": "createCoupons", "PUT": "updateCouponBatch", "DELETE": "deleteCoupons"}
 
-    operation = "createCoupons"
-
+    @extend_schema(
+        request=CreateCouponsSerializer,
+        parameters=[_SILENT],
+        responses={200: CreatedCouponsAnswer, 204: None},
+    )
     def post(self, request: Request, application_id: int, campaign_id: int) -> Response:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
-        silent = _choice(request, "silent", ("yes", "no")) != "no"
-        data = _valid(CreateCouponsSerializer, request.data)
+        silent = query_choice(request, "silent", ("yes", "no")) != "no"
+        data = body_valid(CreateCouponsSerializer, request.data)
         try:
-            coupons = coupons_generate(campaign=campaign, data=data, batch_terms=_batch_terms(data))
+            coupons = coupons_generate(
+                campaign=campaign,
+                count=data["numberOfCoupons"],
+                coupon_pattern=data.get("couponPattern"),
+                valid_characters=data.get("validCharacters"),
+                unique_prefix=data.get("uniquePrefix", ""),
+                attributes=data.get("attributes"),
+                is_reservation_mandatory=bool(data.get("isReservationMandatory", False)),
+                profile_redemption_limit=_profile_limit(data.get("limits")),
+                **_batch_terms(data),
+            )
         except CouponInvalid as error:
             raise _invalid(error) from None
         except CouponExists as error:
             raise _exists(error) from None
         except CouponCodesExhausted as error:
             raise _exhausted(error) from None
-        if silent:
-            return Response(status=204)
-        render = coupon_renderer(campaign.application)
-        return Response({"totalResultSize": len(coupons), "data": [render(c) for c in coupons]})
+        return _created(campaign, coupons, silent=silent)
+
+    @extend_schema(request=UpdateCouponBatchSerializer, responses={204: None})
+    def put(self, request: Request, application_id: int, campaign_id: int) -> Response:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
+        data = body_valid(UpdateCouponBatchSerializer, request.data)
+        changes = {field: data[name] for name, field in _BATCH_UPDATABLE.items() if name in data}
+        # As Talon.One: dates not sent are cleared.
+        changes.setdefault("start_date", None)
+        changes.setdefault("expiry_date", None)
+        coupons = Coupon.objects.filter(campaign=campaign)
+        batch_id = data.get("batchID")
+        if batch_id is not None:
+            coupons = coupons.filter(batch_id=batch_id)
+            if not coupons.exists():
+                raise NotFound(
+                    f"The campaign has no coupon of the batch {batch_id!r}.",
+                    code="coupon_batch_not_found",
+                )
+        try:
+            coupons_update(coupons=coupons, campaign=campaign, changes=changes)
+        except CouponInvalid as error:
+            raise _invalid(error) from None
+        return Response(status=204)
+
+    @extend_schema(request=None, parameters=COUPON_FILTER_PARAMETERS, responses={204: None})
+    def delete(self, request: Request, application_id: int, campaign_id: int) -> Response:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
+        coupons = coupons_filtered(request, Coupon.objects.filter(campaign=campaign))
+        coupons_delete(coupons=coupons, campaign=campaign)
+        return Response(status=204)
+
+
+def _created(campaign: Campaign, coupons: Sequence[Coupon], *, silent: bool) -> Response:
+    """The answer to a creation: 204 when ``silent``, else the coupons."""
+    if silent:
+        return Response(status=204)
+    render = coupon_renderer(campaign.application)
+    return Response({"totalResultSize": len(coupons), "data": [render(c) for c in coupons]})
+
+
+class CouponsWithRecipientsView(CampaignCouponsView):
+    """``POST …/coupons_with_recipients``: one new coupon for each of up to ``RECIPIENTS_MAX``
+    customers, its recipient's alone (``silent`` as ``createCoupons``)."""
+
+    operation = "createCouponsForMultipleRecipients"
+
+    @extend_schema(
+        request=CreateCouponsForRecipientsSerializer,
+        parameters=[_SILENT],
+        responses={200: CreatedCouponsAnswer, 204: None},
+    )
+    def post(self, request: Request, application_id: int, campaign_id: int) -> Response:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
+        silent = query_choice(request, "silent", ("yes", "no")) != "no"
+        data = body_valid(CreateCouponsForRecipientsSerializer, request.data)
+        terms = _batch_terms(data)
+        del terms["recipient_integration_id"]
+        try:
+            coupons = coupons_generate_for_recipients(
+                campaign=campaign,
+                recipients=data["recipientsIntegrationIds"],
+                coupon_pattern=data.get("couponPattern"),
+                valid_characters=data.get("validCharacters"),
+                attributes=data.get("attributes"),
+                **terms,
+            )
+        except CouponInvalid as error:
+            raise _invalid(error) from None
+        except CouponCodesExhausted as error:
+            raise _exhausted(error) from None
+        return _created(campaign, coupons, silent=silent)
+
+
+def _search_body(request: Request) -> Mapping[str, Any]:
+    """The body of a coupon search: the attribute values to match, a JSON object."""
+    body = request.data
+    if not isinstance(body, Mapping):
+        item = ErrorItem(
+            code="invalid",
+            title="Invalid value",
+            details='The body is an object of coupon attribute values, such as {"venueId": 12}.',
+            pointer="",
+        )
+        raise BadRequest("The request is not valid.", [item], code="invalid")
+    return body
+
+
+def _searched(
+    request: Request, coupons: QuerySet[Coupon], application: Application
+) -> dict[str, Any]:
+    """A page of the coupons matching the body's attributes and the query's filters."""
+    attributes = _search_body(request)
+    coupons = coupons_filtered(request, coupons)
+    try:
+        coupons = coupons_with_attributes(coupons, application=application, attributes=attributes)
+    except CouponInvalid as error:
+        raise _invalid(error, pointers={"attributes": ""}) from None
+    return paginate(
+        request,
+        coupons,
+        sortable=COUPON_SORT_FIELDS,
+        render=coupon_renderer(application),
+        with_total=False,
+    )
+
+
+class CouponsSearchView(CampaignCouponsView):
+    """``POST …/campaigns/{campaignId}/coupons_search_advanced/no_total``: the campaign's
+    coupons whose attributes include those of the body, filtered and paged as the list."""
+
+    operation = "searchCouponsAdvancedWithoutTotalCount"
+
+    @extend_schema(
+        request=_SEARCH_BODY,
+        parameters=[*PAGE_PARAMETERS, _SORT, *COUPON_FILTER_PARAMETERS],
+        responses={200: page_of(CouponAnswer, with_total=False)},
+    )
+    def post(self, request: Request, application_id: int, campaign_id: int) -> Response:
+        campaign = self.campaign_for(application_id, campaign_id, role=Role.VIEWER)
+        coupons = Coupon.objects.filter(campaign=campaign)
+        return Response(_searched(request, coupons, campaign.application))
+
+
+class ApplicationCouponsSearchView(ManagementView):
+    """``POST /v1/applications/{applicationId}/coupons_search_advanced/no_total``: the same
+    search over the coupons of all the application's campaigns (or those in
+    ``campaignState``)."""
+
+    operation = "searchCouponsAdvancedApplicationWideWithoutTotalCount"
+
+    @extend_schema(
+        request=_SEARCH_BODY,
+        parameters=[
+            *PAGE_PARAMETERS,
+            _SORT,
+            *COUPON_FILTER_PARAMETERS,
+            OpenApiParameter("campaignState", str, enum=list(CAMPAIGN_STATES)),
+        ],
+        responses={200: page_of(CouponAnswer, with_total=False)},
+    )
+    def post(self, request: Request, application_id: int) -> Response:
+        application = self.application_for(application_id, role=Role.VIEWER)
+        coupons = _campaign_state_filtered(request, Coupon.objects.filter(application=application))
+        return Response(_searched(request, coupons, application))
 
 
 class CouponsAsyncView(CampaignCouponsView):
@@ -645,9 +976,10 @@ class CouponsAsyncView(CampaignCouponsView):
 
     operation = "createCouponsAsync"
 
+    @extend_schema(request=CreateCouponsAsyncSerializer, responses={200: BatchIdAnswer})
     def post(self, request: Request, application_id: int, campaign_id: int) -> Response:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
-        data = _valid(CreateCouponsAsyncSerializer, request.data)
+        data = body_valid(CreateCouponsAsyncSerializer, request.data)
         settings = data.get("couponSettings") or {}
         pattern = settings.get("couponPattern")
         pointers = {
@@ -677,6 +1009,15 @@ class CouponsNoTotalView(CampaignCouponsView):
 
     operation = "getCouponsWithoutTotalCount"
 
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMETERS,
+            _SORT,
+            *COUPON_FILTER_PARAMETERS,
+            OpenApiParameter("valuesOnly", str, enum=["true", "false"]),
+        ],
+        responses={200: CouponsPageAnswer},
+    )
     def get(self, request: Request, application_id: int, campaign_id: int) -> Response:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.VIEWER)
         coupons = coupons_filtered(request, Coupon.objects.filter(campaign=campaign))
@@ -698,13 +1039,14 @@ class CouponView(CampaignCouponsView):
 
     operation = {"PUT": "updateCoupon", "DELETE": "deleteCoupon"}
 
+    @extend_schema(request=UpdateCouponSerializer, responses={200: CouponAnswer})
     def put(
         self, request: Request, application_id: int, campaign_id: int, coupon_id: int
     ) -> Response:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
         if not 0 < coupon_id <= MAX_ID:
             raise _no_coupon(coupon_id)
-        data = _valid(UpdateCouponSerializer, request.data)
+        data = body_valid(UpdateCouponSerializer, request.data)
         changes: dict[str, Any] = {}
         for name, field in _UPDATABLE.items():
             if name not in data:
@@ -731,6 +1073,7 @@ class CouponView(CampaignCouponsView):
             raise BadRequest("The request is not valid.", [item], code="invalid") from None
         return Response(coupon_renderer(campaign.application)(coupon))
 
+    @extend_schema(responses={204: None})
     def delete(
         self, request: Request, application_id: int, campaign_id: int, coupon_id: int
     ) -> Response:
@@ -752,63 +1095,100 @@ class ImportCouponsView(CampaignCouponsView):
     parser_classes = [MultiPartParser]
     max_body_bytes = IMPORT_MAX_BYTES
 
+    @extend_schema(
+        request=IMPORT_BODY,
+        parameters=_parameters(skipDuplicates=("false",)),
+        responses={200: ImportAnswer},
+    )
     def post(self, request: Request, application_id: int, campaign_id: int) -> Response:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
         if _flag(request, "skipDuplicates"):
             raise _parameter_error("skipDuplicates", "Skipping duplicates is not supported.")
-        upload = request.FILES.get("upFile")
-        if upload is None:
-            item = ErrorItem(
-                code="required",
-                title="Missing value",
-                details="Send the CSV file as the multipart field upFile.",
-                pointer="/upFile",
-            )
-            raise BadRequest("The request has no file.", [item], code="required")
-        text = io.TextIOWrapper(upload, encoding="utf-8-sig", newline="")
-        try:
-            result = coupons_import_csv(campaign=campaign, rows=text)
-        except (UnicodeDecodeError, csv.Error) as error:
-            item = ErrorItem(
-                code="invalid_file",
-                title="Invalid file",
-                details=f"The file is not CSV in UTF-8: {error}.",
-                pointer="/upFile",
-            )
-            raise BadRequest("The file cannot be read.", [item], code="invalid_file") from None
+        with csv_read_errors():
+            result = coupons_import_csv(campaign=campaign, rows=uploaded_csv(request))
         if not result.ok:
-            items = [
-                ErrorItem(
-                    code="invalid_row",
-                    title="Invalid value",
-                    details=str(problem),
-                    pointer=f"/upFile/{problem.line}"
-                    + (f"/{problem.column}" if problem.column else ""),
-                )
-                for problem in result.errors
-            ]
-            raise BadRequest(
-                f"The file has {len(items)} problem(s): no coupon was imported.",
-                items,
-                code="invalid_file",
-            )
+            raise import_refused(result, "coupon")
         batch = coupon_batch_get(application=campaign.application, batch_id=result.batch_id)
-        caller = self.caller
-        if isinstance(caller, ManagementKey):
-            user_id = caller.created_by_id
-        else:
-            user_id = caller.pk if isinstance(caller, User) else 0
         return Response(
-            {
-                "id": batch.pk,
-                "created": rfc3339(batch.created),
-                "accountId": ACCOUNT_ID,
-                "userId": user_id,
-                "entity": "Coupon",
-                "amount": result.imported,
-                "batchId": batch.batch_id,
-            }
+            render_import(
+                id=batch.pk,
+                created=batch.created,
+                user_id=importer_id(self.caller),
+                entity="Coupon",
+                result=result,
+            )
         )
+
+
+def uploaded_csv(request: Request) -> io.TextIOWrapper:
+    """The text of the CSV file sent as the multipart field ``upFile`` (UTF-8, with or without
+    a byte order mark); 400 when there is none."""
+    upload = request.FILES.get("upFile")
+    if upload is None:
+        item = ErrorItem(
+            code="required",
+            title="Missing value",
+            details="Send the CSV file as the multipart field upFile.",
+            pointer="/upFile",
+        )
+        raise BadRequest("The request has no file.", [item], code="required")
+    return io.TextIOWrapper(upload, encoding="utf-8-sig", newline="")
+
+
+@contextlib.contextmanager
+def csv_read_errors() -> Iterator[None]:
+    """Turns a file that is not CSV in UTF-8 into a 400."""
+    try:
+        yield
+    except (UnicodeDecodeError, csv.Error) as error:
+        item = ErrorItem(
+            code="invalid_file",
+            title="Invalid file",
+            details=f"The file is not CSV in UTF-8: {error}.",
+            pointer="/upFile",
+        )
+        raise BadRequest("The file cannot be read.", [item], code="invalid_file") from None
+
+
+def import_refused(result: ImportResult, what: str) -> BadRequest:
+    """The 400 of an import that found problems: one item per problem, pointing at its line
+    and column (``/upFile/3/limitval``)."""
+    items = [
+        ErrorItem(
+            code="invalid_row",
+            title="Invalid value",
+            details=str(problem),
+            pointer=f"/upFile/{problem.line}" + (f"/{problem.column}" if problem.column else ""),
+        )
+        for problem in result.errors
+    ]
+    return BadRequest(
+        f"The file has {len(items)} problem(s): no {what} was imported.",
+        items,
+        code="invalid_file",
+    )
+
+
+def importer_id(caller: User | AnonymousUser | ManagementKey) -> int:
+    """The user an import is recorded for: the caller, or the user who made the key."""
+    if isinstance(caller, ManagementKey):
+        return int(caller.created_by_id or 0)
+    return caller.pk if isinstance(caller, User) else 0
+
+
+def render_import(
+    *, id: int, created: datetime, user_id: int, entity: str, result: ImportResult
+) -> dict[str, Any]:
+    """Talon.One's ``Import``, with our ``batchId`` (the imported rows carry it)."""
+    return {
+        "id": id,
+        "created": rfc3339(created),
+        "accountId": ACCOUNT_ID,
+        "userId": user_id,
+        "entity": entity,
+        "amount": result.imported,
+        "batchId": result.batch_id,
+    }
 
 
 class ExportCouponsView(ManagementView):
@@ -817,14 +1197,23 @@ class ExportCouponsView(ManagementView):
 
     operation = "exportCoupons"
 
+    @extend_schema(
+        parameters=_parameters(campaignId=OpenApiTypes.INT),
+        responses=CSV_ANSWERS,
+    )
     def get(self, request: Request, application_id: int) -> HttpResponseBase:
         application = self.application_for(application_id, role=Role.VIEWER)
-        campaign_id = _id_parameter(request, "campaignId")
+        campaign_id = query_id(request, "campaignId")
         campaign = None if campaign_id is None else campaign_of(application, campaign_id)
+        export_record(
+            caller=self.caller,
+            entity=ExportEntity.COUPON,
+            application=application,
+            campaign_id=campaign_id,
+            filters=export_filters(request, ("campaignId",)),
+        )
         lines = coupons_export_csv(application=application, campaign=campaign)
-        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="coupons.csv"'
-        return response
+        return csv_response(lines, "coupons.csv")
 
 
 class CouponBatchView(ManagementView):
@@ -833,6 +1222,7 @@ class CouponBatchView(ManagementView):
 
     operation = "getCouponBatch"
 
+    @extend_schema(responses={200: CouponBatchAnswer})
     def get(self, request: Request, application_id: int, batch_id: str) -> Response:
         application = self.application_for(application_id, role=Role.VIEWER)
         try:

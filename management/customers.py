@@ -3,6 +3,12 @@
 - ``getApplicationCustomer``: one customer profile by its internal id, in the Integration API's
   ``customerProfile`` shape (``integration.render.render_customer_profile``), with the account
   of the Management API (``accountId`` 1) and the application's ``sandbox``.
+- ``getApplicationCustomers``: the application's customers in the same shape, paged (with
+  ``totalResultSize`` only when ``withTotalResultSize=true``), ``integrationId`` an exact
+  filter. ``getApplicationCustomersByAttributes`` (``POST …/customer_search``) lists those
+  matching a body ``{attributes, integrationIDs, profileIDs}``: every attribute sent must be
+  in the profile with that exact value (a number also matches the same number stored as text),
+  and the profile must be one of ``integrationIDs`` and of ``profileIDs`` when they are sent.
 - ``getApplicationSessions`` and ``getApplicationSession``: sessions in Talon.One's
   ``ApplicationSession`` shape. ``cartItems`` are rendered as the Integration API renders them;
   ``profileId`` is the customer's internal id (left out for an anonymous session) and
@@ -30,9 +36,13 @@ from django.db import connection
 from django.db.models import BooleanField, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
+from campaigns.json_queries import having_included, having_number
 from campaigns.models import Application, CustomerProfile, CustomerSession, Event
 from campaigns.models.customers import SessionState
 from campaigns.models.effects import EffectRecord
@@ -42,7 +52,8 @@ from integration.sessions import profile_view, session_view
 from management.applications import ACCOUNT_ID
 from management.models import Role
 from management.views import MAX_ID, ManagementView, paginate
-from rules.values import parse_rfc3339
+from rules.values import parse_instant
+from talonone.schema import PAGE_PARAMETERS, page_of
 
 #: The fields ``getApplicationSessions`` sorts by: API name to model field.
 SESSION_SORT_FIELDS: Final = {
@@ -199,7 +210,7 @@ class _Problems:
             text = self.params.get(parameter)
             if text is None:
                 continue
-            moment = parse_rfc3339(text)
+            moment = parse_instant(text)
             if moment is None:
                 self.add(
                     parameter,
@@ -327,6 +338,92 @@ def events_filtered(request: Request, events: QuerySet[Event]) -> QuerySet[Event
 
 
 # ---------------------------------------------------------------------------------------------
+# Schemas (OpenAPI): the answers as the functions above render them
+
+
+class ManagementCustomerSerializer(serializers.Serializer[Any]):
+    """A customer profile as the Management API answers it (``render_management_customer``)."""
+
+    id = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    integrationId = serializers.CharField()
+    attributes = serializers.DictField()
+    accountId = serializers.IntegerField()
+    closedSessions = serializers.IntegerField()
+    totalSales = serializers.DecimalField(max_digits=20, decimal_places=6, coerce_to_string=False)
+    loyaltyMemberships = serializers.ListField(allow_null=True)
+    audienceMemberships = serializers.ListField()
+    lastActivity = serializers.DateTimeField()
+    sandbox = serializers.BooleanField()
+
+    class Meta:
+        ref_name = "ApplicationCustomer"
+
+
+class ApplicationSessionSerializer(serializers.Serializer[Any]):
+    """Talon.One's ``ApplicationSession`` (``render_application_session``)."""
+
+    id = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    integrationId = serializers.CharField()
+    applicationId = serializers.IntegerField()
+    storeIntegrationId = serializers.CharField(required=False)
+    profileId = serializers.IntegerField(required=False)
+    profileintegrationid = serializers.CharField(required=False)
+    coupon = serializers.CharField(allow_blank=True)
+    referral = serializers.CharField(allow_blank=True)
+    state = serializers.ChoiceField(choices=SessionState.choices)
+    cartItems = serializers.ListField(child=serializers.DictField())
+    discounts = serializers.DictField()
+    totalDiscounts = serializers.DecimalField(
+        max_digits=30, decimal_places=6, coerce_to_string=False
+    )
+    total = serializers.DecimalField(max_digits=20, decimal_places=6, coerce_to_string=False)
+    attributes = serializers.DictField()
+
+    class Meta:
+        ref_name = "ApplicationSession"
+
+
+class ApplicationEventEffectSerializer(serializers.Serializer[Any]):
+    """An item of an event's ``effects`` (``render_effect_record``)."""
+
+    campaignId = serializers.IntegerField()
+    rulesetId = serializers.IntegerField()
+    ruleIndex = serializers.IntegerField()
+    ruleName = serializers.CharField(allow_blank=True)
+    effectType = serializers.CharField()
+    triggeredByCoupon = serializers.IntegerField(required=False)
+    props = serializers.DictField()
+
+    class Meta:
+        ref_name = "ApplicationEventEffect"
+
+
+class ApplicationEventSerializer(serializers.Serializer[Any]):
+    """Talon.One's ``ApplicationEvent`` (``render_application_event``)."""
+
+    id = serializers.IntegerField()
+    created = serializers.DateTimeField()
+    applicationId = serializers.IntegerField()
+    profileId = serializers.IntegerField(required=False)
+    sessionId = serializers.IntegerField(required=False)
+    storeIntegrationId = serializers.CharField(required=False)
+    type = serializers.CharField()
+    attributes = serializers.DictField()
+    effects = ApplicationEventEffectSerializer(many=True)
+
+    class Meta:
+        ref_name = "ApplicationEvent"
+
+
+_CREATED_PARAMETERS = [
+    OpenApiParameter("createdBefore", OpenApiTypes.DATETIME),
+    OpenApiParameter("createdAfter", OpenApiTypes.DATETIME),
+]
+
+
+# ---------------------------------------------------------------------------------------------
 # Views
 
 
@@ -341,6 +438,7 @@ def _valid_id(value: int) -> bool:
 class ApplicationCustomerView(ManagementView):
     operation = "getApplicationCustomer"
 
+    @extend_schema(responses={200: ManagementCustomerSerializer})
     def get(self, request: Request, application_id: int, customer_id: int) -> HttpResponse:
         application = self.application_for(application_id, role=Role.VIEWER)
         profile = None
@@ -366,6 +464,21 @@ def _sessions_of(application: Application) -> QuerySet[CustomerSession]:
 class ApplicationSessionsView(ManagementView):
     operation = "getApplicationSessions"
 
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("sort", str, description=", ".join(SESSION_SORT_FIELDS)),
+            OpenApiParameter("profile", str),
+            OpenApiParameter("state", str, enum=SessionState.values),
+            *_CREATED_PARAMETERS,
+            OpenApiParameter("coupon", str),
+            OpenApiParameter("referral", str),
+            OpenApiParameter("integrationId", str),
+            OpenApiParameter("storeIntegrationId", str),
+            OpenApiParameter("partialMatch", bool),
+        ],
+        responses={200: page_of(ApplicationSessionSerializer)},
+    )
     def get(self, request: Request, application_id: int) -> HttpResponse:
         application = self.application_for(application_id, role=Role.VIEWER)
         types = _types(application)
@@ -381,6 +494,7 @@ class ApplicationSessionsView(ManagementView):
 class ApplicationSessionView(ManagementView):
     operation = "getApplicationSession"
 
+    @extend_schema(responses={200: ApplicationSessionSerializer})
     def get(self, request: Request, application_id: int, session_id: int) -> HttpResponse:
         application = self.application_for(application_id, role=Role.VIEWER)
         session = None
@@ -398,6 +512,24 @@ class ApplicationSessionView(ManagementView):
 class ApplicationEventsNoTotalView(ManagementView):
     operation = "getApplicationEventsWithoutTotalCount"
 
+    @extend_schema(
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("sort", str, description=", ".join(EVENT_SORT_FIELDS)),
+            OpenApiParameter("type", str),
+            *_CREATED_PARAMETERS,
+            OpenApiParameter("session", str),
+            OpenApiParameter("profile", str),
+            OpenApiParameter("customerName", str),
+            OpenApiParameter("customerEmail", str),
+            OpenApiParameter("couponCode", str),
+            OpenApiParameter("referralCode", str),
+            OpenApiParameter("ruleQuery", str),
+            OpenApiParameter("campaignQuery", str),
+            OpenApiParameter("effectType", str),
+        ],
+        responses={200: page_of(ApplicationEventSerializer, with_total=False)},
+    )
     def get(self, request: Request, application_id: int) -> HttpResponse:
         application = self.application_for(application_id, role=Role.VIEWER)
         events = (
@@ -415,3 +547,129 @@ class ApplicationEventsNoTotalView(ManagementView):
             with_total=False,
         )
         return _json(page)
+
+
+#: The fields ``getApplicationCustomers`` sorts by (not in Talon.One's reference: ours).
+CUSTOMER_SORT_FIELDS: Final = {
+    "id": "id",
+    "created": "created",
+    "integrationId": "integration_id",
+    "lastActivity": "last_activity",
+}
+
+#: The most ids ``getApplicationCustomersByAttributes`` takes in each list.
+CUSTOMER_SEARCH_MAX_IDS: Final = 1000
+
+
+def _customers_page(
+    request: Request, application: Application, profiles: QuerySet[CustomerProfile]
+) -> HttpResponse:
+    problems = _Problems(request)
+    with_total = problems.flag("withTotalResultSize")
+    problems.check()
+    types = _types(application)
+    page = paginate(
+        request,
+        profiles.select_related("application"),
+        sortable=CUSTOMER_SORT_FIELDS,
+        render=lambda profile: render_management_customer(profile, types=types),
+        with_total=with_total,
+    )
+    return _json(page)
+
+
+#: A page of customers: ``totalResultSize`` only with ``withTotalResultSize=true``.
+CUSTOMERS_PAGE = inline_serializer(
+    "ApplicationCustomerPage",
+    {
+        "hasMore": serializers.BooleanField(),
+        "totalResultSize": serializers.IntegerField(required=False),
+        "data": ManagementCustomerSerializer(many=True),
+    },
+)
+
+_CUSTOMERS_PARAMETERS = [
+    *PAGE_PARAMETERS,
+    OpenApiParameter("withTotalResultSize", bool),
+    OpenApiParameter("sort", str, description=", ".join(CUSTOMER_SORT_FIELDS)),
+]
+
+
+class ApplicationCustomersView(ManagementView):
+    operation = "getApplicationCustomers"
+
+    @extend_schema(
+        parameters=[*_CUSTOMERS_PARAMETERS, OpenApiParameter("integrationId", str)],
+        responses={200: CUSTOMERS_PAGE},
+    )
+    def get(self, request: Request, application_id: int) -> HttpResponse:
+        application = self.application_for(application_id, role=Role.VIEWER)
+        profiles = CustomerProfile.objects.filter(application=application)
+        integration_id = request.query_params.get("integrationId")
+        if integration_id is not None:
+            profiles = profiles.filter(integration_id=integration_id)
+        return _customers_page(request, application, profiles)
+
+
+class CustomerSearchInput(serializers.Serializer[Any]):
+    """The body of ``getApplicationCustomersByAttributes``."""
+
+    attributes = serializers.DictField(required=False)
+    integrationIDs = serializers.ListField(
+        child=serializers.CharField(max_length=1000),
+        required=False,
+        max_length=CUSTOMER_SEARCH_MAX_IDS,
+    )
+    profileIDs = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=CUSTOMER_SEARCH_MAX_IDS,
+    )
+
+
+def customers_matching(
+    profiles: QuerySet[CustomerProfile], search: dict[str, Any]
+) -> QuerySet[CustomerProfile]:
+    """``profiles`` narrowed by a ``CustomerSearchInput``: a number finds the same number,
+    stored as a JSON number or as text (``12`` finds ``12.0`` and ``"12"``), a list the
+    profiles whose list holds each of its elements, anything else the equal value (JSON
+    containment); alike on PostgreSQL and SQLite (``campaigns.json_queries``)."""
+    for name, value in search.get("attributes", {}).items():
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            profiles = having_number(profiles, "attributes", name, value)
+        else:
+            profiles = having_included(profiles, "attributes", name, _json_value(value))
+    if "integrationIDs" in search:
+        profiles = profiles.filter(integration_id__in=search["integrationIDs"])
+    if "profileIDs" in search:
+        profiles = profiles.filter(pk__in=search["profileIDs"])
+    return profiles
+
+
+def _json_value(value: Any) -> Any:
+    """``value`` (read with decimals as ``Decimal``) as a JSON value the database compares."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_value(item) for item in value]
+    return value
+
+
+class ApplicationCustomerSearchView(ManagementView):
+    operation = "getApplicationCustomersByAttributes"
+
+    @extend_schema(
+        request=CustomerSearchInput,
+        parameters=_CUSTOMERS_PARAMETERS,
+        responses={200: CUSTOMERS_PAGE},
+    )
+    def post(self, request: Request, application_id: int) -> HttpResponse:
+        application = self.application_for(application_id, role=Role.VIEWER)
+        serializer = CustomerSearchInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        profiles = customers_matching(
+            CustomerProfile.objects.filter(application=application), serializer.validated_data
+        )
+        return _customers_page(request, application, profiles)

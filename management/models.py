@@ -8,6 +8,11 @@
   the operations (Talon.One's operationIds) and applications it lists; stored hashed as well.
 - ``LoginThrottle``: failed logins of one email address, which lock it out for a while once
   there are too many (``management.services.session_create``).
+- ``AccessLogEntry``: one Integration API request of an application (``integration.access_log``
+  records them, ``getAccessLogsWithoutTotalCount`` lists them), kept for
+  ``ACCESS_LOG_RETENTION_DAYS``.
+- ``Export``: one export a caller made (coupons, effects, sessions as CSV), listed by
+  ``getExports``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from campaigns.models import Application
 from integration.keys import API_KEY_PREFIX_LENGTH
@@ -160,3 +166,113 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email}: {self.failures} failed"
+
+
+#: The most characters of a request's or response's body an access log entry keeps: enough for
+#: a session with a few dozen cart items; a longer body is cut there.
+ACCESS_LOG_PAYLOAD_MAX_CHARS = 16 * 1024
+
+#: The most characters of a request's path and query string an access log entry keeps.
+ACCESS_LOG_URI_MAX_CHARS = 2000
+
+
+class AccessLogEntry(models.Model):
+    """One Integration API request of ``application``, as Talon.One's ``AccessLogEntry``.
+
+    ``path`` is the request's path alone (what the ``path`` filter matches), ``request_uri``
+    the path with its query string. The payloads are the bodies as text, cut after
+    ``ACCESS_LOG_PAYLOAD_MAX_CHARS`` characters; no header is kept (so neither the API key nor
+    the signature). ``duration_ms`` is the time the server took, in milliseconds.
+    """
+
+    uuid = models.UUIDField(editable=False)
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="access_log_entries"
+    )
+    time = models.DateTimeField()
+    method = models.CharField(max_length=16)
+    path = models.CharField(max_length=ACCESS_LOG_URI_MAX_CHARS)
+    request_uri = models.CharField(max_length=ACCESS_LOG_URI_MAX_CHARS)
+    status = models.PositiveSmallIntegerField()
+    duration_ms = models.FloatField()
+    request_payload = models.TextField(blank=True)
+    response_payload = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "access log entry"
+        verbose_name_plural = "access log entries"
+        ordering = ("-time", "-id")
+        indexes = [
+            models.Index(fields=["application", "time"], name="accesslogentry_app_time"),
+            # The retention task deletes by time alone.
+            models.Index(fields=["time"], name="accesslogentry_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__gte=100, status__lte=599),
+                name="accesslogentry_status_is_http_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_ms__gte=0), name="accesslogentry_duration_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.request_uri} {self.status}"
+
+
+class ExportEntity(models.TextChoices):
+    """What an export holds: Talon.One's ``entity`` of an ``Export``."""
+
+    COUPON = "Coupon", "Coupons"
+    REFERRAL = "Referral", "Referrals"
+    EFFECT = "Effect", "Effects"
+    CUSTOMER_SESSION = "CustomerSession", "Customer sessions"
+    LOYALTY_LEDGER = "LoyaltyLedger", "Loyalty ledger"
+    LOYALTY_LEDGER_LOG = "LoyaltyLedgerLog", "Loyalty ledger log"
+    COLLECTION = "Collection", "Collection"
+    AUDIENCE_MEMBERSHIP = "AudienceMembership", "Audience memberships"
+
+
+class Export(models.Model):
+    """An export someone made: what (``entity``), of which application (and campaign), with
+    which filters (the query parameters it was asked with), by whom.
+
+    ``user`` is the user of the bearer token, or the user who created the management key that
+    made it (``management_key``); both are kept when they go, as the record of what left the
+    system. ``campaign_id`` is a plain number for the same reason.
+    """
+
+    Entity = ExportEntity
+
+    created = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="exports",
+    )
+    management_key = models.ForeignKey(
+        ManagementKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="exports"
+    )
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, null=True, blank=True, related_name="exports"
+    )
+    campaign_id = models.PositiveBigIntegerField(null=True, blank=True)
+    entity = models.CharField(max_length=32, choices=ExportEntity.choices)
+    filter = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ("-created", "-id")
+        indexes = [
+            models.Index(fields=["application", "created"], name="export_app_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(entity__in=ExportEntity.values), name="export_entity_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} export of {self.created:%Y-%m-%d %H:%M}"

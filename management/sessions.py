@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny
@@ -36,6 +37,17 @@ class SessionRequestSerializer(serializers.Serializer[Any]):
     )
 
 
+class SessionSerializer(serializers.Serializer[Any]):
+    """The answer of ``createSession`` (Talon.One's ``Session``)."""
+
+    userId = serializers.IntegerField()
+    token = serializers.CharField(help_text="The bearer token: `Authorization: Bearer <token>`.")
+    created = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "Session"
+
+
 class SessionsView(ManagementView):
     """``POST /v1/sessions`` takes an email and a password, no credentials; ``DELETE`` ends the
     session of the bearer token it is sent with."""
@@ -43,8 +55,10 @@ class SessionsView(ManagementView):
     operation = {"POST": "createSession", "DELETE": "destroySession"}
 
     def get_authenticators(self) -> list[BaseAuthentication]:
-        # A login carries no credentials: a stale token sent along must not refuse it.
-        if self.request.method == "POST":
+        # A login carries no credentials: a stale token sent along must not refuse it. (The
+        # schema generator asks before the view has a request.)
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "POST":
             return []
         return super().get_authenticators()
 
@@ -53,6 +67,7 @@ class SessionsView(ManagementView):
             return [AllowAny()]
         return super().get_permissions()
 
+    @extend_schema(request=SessionRequestSerializer, responses={201: SessionSerializer})
     def post(self, request: Request) -> Response:
         serializer = SessionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -88,6 +103,7 @@ class SessionsView(ManagementView):
         body = {"userId": user.pk, "token": raw_token, "created": rfc3339(token.created)}
         return Response(body, status=201)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request) -> Response:
         if not isinstance(request.auth, ManagementToken):
             raise Forbidden(

@@ -4,23 +4,45 @@ prefix, as in Talon.One's API.
 
 from django.urls import URLPattern, URLResolver, path
 
+from management.access_logs import AccessLogsNoTotalView, ApplicationApiHealthView
+from management.activity import CustomerActivityReportsNoTotalView, CustomerActivityReportView
 from management.applications import ApplicationsView, ApplicationView
 from management.attributes import AttributesView, AttributeView
-from management.campaigns import CampaignsView, CampaignView, RulesetsView, RulesetView
+from management.campaign_analytics import CampaignAnalyticsView
+from management.campaigns import (
+    CampaignCopyView,
+    CampaignSearchView,
+    CampaignsView,
+    CampaignView,
+    RulesetsView,
+    RulesetView,
+)
 from management.coupons import (
+    ApplicationCouponsSearchView,
     CouponBatchView,
     CouponsAsyncView,
     CouponsNoTotalView,
+    CouponsSearchView,
     CouponsView,
+    CouponsWithRecipientsView,
     CouponView,
     ExportCouponsView,
     ImportCouponsView,
 )
 from management.customers import (
+    ApplicationCustomerSearchView,
+    ApplicationCustomersView,
     ApplicationCustomerView,
     ApplicationEventsNoTotalView,
     ApplicationSessionsView,
     ApplicationSessionView,
+)
+from management.exports import ExportCustomerSessionsView, ExportEffectsView, ExportsView
+from management.referrals import (
+    ExportReferralsView,
+    ImportReferralsView,
+    ReferralsNoTotalView,
+    ReferralView,
 )
 from management.sessions import SessionsView
 
@@ -40,6 +62,21 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "v1/applications/<int:application_id>/campaigns/<int:campaign_id>",
         CampaignView.as_view(),
         name="campaign",
+    ),
+    path(
+        "v1/applications/<int:application_id>/campaigns/<int:campaign_id>/copy",
+        CampaignCopyView.as_view(),
+        name="campaign-copy",
+    ),
+    path(
+        "v1/applications/<int:application_id>/campaigns/<int:campaign_id>/analytics",
+        CampaignAnalyticsView.as_view(),
+        name="campaign-analytics",
+    ),
+    path(
+        "v1/applications/<int:application_id>/campaigns_search",
+        CampaignSearchView.as_view(),
+        name="campaigns-search",
     ),
     path(
         "v1/applications/<int:application_id>/campaigns/<int:campaign_id>/rulesets",
@@ -88,6 +125,44 @@ urlpatterns: list[URLPattern | URLResolver] = [
         CouponBatchView.as_view(),
         name="coupon-batch",
     ),
+    path(
+        "v1/applications/<int:application_id>/campaigns/<int:campaign_id>/coupons_with_recipients",
+        CouponsWithRecipientsView.as_view(),
+        name="coupons-with-recipients",
+    ),
+    path(
+        "v1/applications/<int:application_id>/campaigns/<int:campaign_id>/"
+        "coupons_search_advanced/no_total",
+        CouponsSearchView.as_view(),
+        name="coupons-search-advanced",
+    ),
+    path(
+        "v1/applications/<int:application_id>/coupons_search_advanced/no_total",
+        ApplicationCouponsSearchView.as_view(),
+        name="application-coupons-search-advanced",
+    ),
+    # Referrals
+    path(
+        "v1/applications/<int:application_id>/campaigns/<int:campaign_id>/referrals/no_total",
+        ReferralsNoTotalView.as_view(),
+        name="referrals-no-total",
+    ),
+    path(
+        "v1/applications/<int:application_id>/campaigns/<int:campaign_id>/referrals/"
+        "<int:referral_id>",
+        ReferralView.as_view(),
+        name="referral",
+    ),
+    path(
+        "v1/applications/<int:application_id>/campaigns/<int:campaign_id>/import_referrals",
+        ImportReferralsView.as_view(),
+        name="import-referrals",
+    ),
+    path(
+        "v1/applications/<int:application_id>/export_referrals",
+        ExportReferralsView.as_view(),
+        name="export-referrals",
+    ),
     # Attributes
     path("v1/attributes", AttributesView.as_view(), name="attributes"),
     path("v1/attributes/<int:attribute_id>", AttributeView.as_view(), name="attribute"),
@@ -111,5 +186,47 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "v1/applications/<int:application_id>/events/no_total",
         ApplicationEventsNoTotalView.as_view(),
         name="application-events-no-total",
+    ),
+    # Customers, activity reports, access logs and exports (logs)
+    path(
+        "v1/applications/<int:application_id>/customers",
+        ApplicationCustomersView.as_view(),
+        name="application-customers",
+    ),
+    path(
+        "v1/applications/<int:application_id>/customer_search",
+        ApplicationCustomerSearchView.as_view(),
+        name="application-customer-search",
+    ),
+    path(
+        "v1/applications/<int:application_id>/customer_activity_reports/no_total",
+        CustomerActivityReportsNoTotalView.as_view(),
+        name="customer-activity-reports-no-total",
+    ),
+    path(
+        "v1/applications/<int:application_id>/customer_activity_reports/<int:customer_id>",
+        CustomerActivityReportView.as_view(),
+        name="customer-activity-report",
+    ),
+    path(
+        "v1/applications/<int:application_id>/access_logs/no_total",
+        AccessLogsNoTotalView.as_view(),
+        name="access-logs-no-total",
+    ),
+    path(
+        "v1/applications/<int:application_id>/health_report",
+        ApplicationApiHealthView.as_view(),
+        name="application-health-report",
+    ),
+    path("v1/exports", ExportsView.as_view(), name="exports"),
+    path(
+        "v1/applications/<int:application_id>/export_effects",
+        ExportEffectsView.as_view(),
+        name="export-effects",
+    ),
+    path(
+        "v1/applications/<int:application_id>/export_customer_sessions",
+        ExportCustomerSessionsView.as_view(),
+        name="export-customer-sessions",
     ),
 ]

@@ -32,7 +32,13 @@ from rest_framework.views import APIView
 from campaigns.models import Application
 from integration.errors import BadRequest, ErrorItem, IntegrationError, NotFound
 from integration.render import rfc3339
-from integration.views import MAX_BODY_BYTES, DecimalJSONParser, JsonOnly, check_body_size
+from integration.views import (
+    MAX_BODY_BYTES,
+    DecimalJSONParser,
+    JsonOnly,
+    check_body_size,
+    check_no_nul,
+)
 from management.authentication import (
     BEARER_SCHEME,
     KEY_SCHEME,
@@ -43,7 +49,7 @@ from management.authentication import (
 )
 from management.models import ManagementKey, ManagementToken
 from management.services import applications_visible, role_allows, role_in
-from rules.values import parse_rfc3339
+from rules.values import parse_instant
 
 M = TypeVar("M", bound=Model)
 
@@ -173,6 +179,7 @@ class ManagementView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         check_body_size(request, limit=self.max_body_bytes)
+        check_no_nul(request)
         super().initial(request, *args, **kwargs)
 
     def permission_denied(
@@ -268,7 +275,8 @@ class RFC3339Field(serializers.Field[datetime, datetime, str, Any]):
     default_error_messages = {"invalid": "Enter an RFC 3339 time, such as 2026-07-01T00:00:00Z."}
 
     def to_internal_value(self, data: Any) -> datetime:
-        moment = parse_rfc3339(data) if isinstance(data, str) else None
+        # In UTC (``parse_instant``): PostgreSQL refuses offsets beyond ±15:59.
+        moment = parse_instant(data) if isinstance(data, str) else None
         if moment is None:
             self.fail("invalid")
         assert moment is not None

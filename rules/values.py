@@ -45,6 +45,21 @@ def parse_rfc3339(text: str) -> datetime | None:
         return None
 
 
+def parse_instant(text: str) -> datetime | None:
+    """An RFC 3339 timestamp as the same instant in UTC, for what filters or stores times.
+
+    RFC 3339 allows offsets up to ±23:59 and PostgreSQL refuses those beyond ±15:59, so a time
+    is moved to UTC before it reaches the database. ``None`` when ``text`` is not RFC 3339, or
+    when the instant is outside the calendar (``9999-12-31T23:00:00-02:00``)."""
+    moment = parse_rfc3339(text)
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
 def format_rfc3339(moment: datetime) -> str:
     """RFC 3339 with ``Z`` for UTC and fractional seconds only when there are some."""
     if moment.tzinfo is None:

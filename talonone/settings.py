@@ -28,6 +28,8 @@ Environment variables:
                                counted over ``MANAGEMENT_LOGIN_WINDOW_MINUTES`` (15) and locking
                                it for ``MANAGEMENT_LOGIN_LOCKOUT_MINUTES`` (15)
 ``MANAGEMENT_KEY_RATE_PER_MINUTE``  requests a management key may make a minute; default 180
+``ACCESS_LOG_RETENTION_DAYS``  days the Integration API's access log is kept; default 30
+``ACCESS_LOG_WRITER``          ``0`` starts no background writer of the access log (tests)
 =============================  ===============================================================
 """
 
@@ -98,6 +100,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "campaigns.apps.CampaignsConfig",
@@ -110,6 +114,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outside the middleware that can refuse a request (a bad Host, in CommonMiddleware), so
     # that the API's every error answer, Django's own included, is JSON in Talon.One's shape.
+    # Outside ApiErrorMiddleware, so that it records the answers the client gets.
+    "integration.access_log.AccessLogMiddleware",
     "integration.errors.ApiErrorMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -209,6 +215,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 24 * 60 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic tasks, for a `celery beat` process.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "access-log-prune": {
+        "task": "management.tasks.access_log_prune_task",
+        "schedule": 24 * 60 * 60,
+    },
+}
 
 # --- Authentication ---------------------------------------------------------------------------
 
@@ -227,6 +240,13 @@ MANAGEMENT_LOGIN_MAX_FAILURES = env_int("MANAGEMENT_LOGIN_MAX_FAILURES", default
 MANAGEMENT_LOGIN_WINDOW_MINUTES = env_int("MANAGEMENT_LOGIN_WINDOW_MINUTES", default=15)
 MANAGEMENT_LOGIN_LOCKOUT_MINUTES = env_int("MANAGEMENT_LOGIN_LOCKOUT_MINUTES", default=15)
 MANAGEMENT_KEY_RATE_PER_MINUTE = env_int("MANAGEMENT_KEY_RATE_PER_MINUTE", default=180)
+
+# The Integration API's access log (integration.access_log): a background thread of each web
+# process writes the requests every FLUSH_SECONDS (unless WRITER is off: then only explicit
+# flushes do); entries older than RETENTION_DAYS are deleted daily.
+ACCESS_LOG_WRITER = env_bool("ACCESS_LOG_WRITER", default=True)
+ACCESS_LOG_FLUSH_SECONDS = 1.0
+ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", default=30)
 
 LOGIN_URL = "campaigns:login"
 LOGIN_REDIRECT_URL = "campaigns:home"
@@ -254,6 +274,36 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "integration.errors.exception_handler",
+    # Talon.One's operationIds, tags and error answers (talonone.schema).
+    "DEFAULT_SCHEMA_CLASS": "talonone.schema.TalonOneAutoSchema",
+}
+
+# The OpenAPI schemas of the two APIs, one per API as Talon.One publishes them, served at
+# /openapi/integration.json and /openapi/management.json with Swagger UI and Redoc beside them
+# (talonone.urls). The UIs' assets come from drf-spectacular-sidecar, never from a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Talon.One-compatible API",
+    "DESCRIPTION": "The Integration API and the Management API, in Talon.One's shapes.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Separate components for requests and answers (read-only fields, required fields).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SORT_OPERATIONS": False,
+    "ENUM_NAME_OVERRIDES": {
+        "AttributeEntityEnum": "campaigns.models.attributes.AttributeEntity",
+        "AttributeTypeEnum": "campaigns.models.attributes.AttributeType",
+        "SessionResponseContentEnum": "integration.schema.SESSION_CONTENT",
+        "ProfileResponseContentEnum": "integration.schema.PROFILE_CONTENT",
+        "ReturnResponseContentEnum": "integration.schema.RETURN_CONTENT",
+        "CustomerSessionStateEnum": "campaigns.models.customers.SessionState",
+        # As the campaign serializers list them (values without labels).
+        "CampaignStateEnum": ["enabled", "disabled", "archived"],
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Internationalisation ---------------------------------------------------------------------

@@ -13,6 +13,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # environment. Set directly rather than through the `settings` fixture, which cannot
     # restore a SECRET_KEY that was empty (Django refuses to read an empty one).
     django_settings.SECRET_KEY = "test-only-secret-key-not-for-production"
+    # No background writer of the access log: it would write on its own connection, outside
+    # the tests' transactions (tests call integration.access_log.flush()).
+    django_settings.ACCESS_LOG_WRITER = False
 
 
 @pytest.fixture(autouse=True)

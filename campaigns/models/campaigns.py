@@ -156,6 +156,12 @@ class Campaign(models.Model):
     end_time = models.DateTimeField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True, validators=[validate_string_list])
     features = models.JSONField(default=list, blank=True, validators=[validate_features])
+    attributes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Custom attributes of the campaign (defined for the Campaign entity), "
+        "decimals and times stored as text.",
+    )
     evaluation_group = models.ForeignKey(
         EvaluationGroup,
         on_delete=models.SET_NULL,

@@ -33,26 +33,20 @@ transaction, under the batch row's lock. So progress (``coupon_batch_get``) is e
 commit, a task run twice (or a second worker picking up a redelivered task) resumes from what
 exists rather than starting again, and two runs at once never overshoot.
 
-**Importing** (``coupons_import_csv``) reads Talon.One's import columns, checks every row
-before writing any (bad dates, numbers, undefined attributes, codes repeated in the file or
-already in the application) and reports each problem with its line and column; only a file
-with no problem is imported, in one transaction. **Exporting** (``coupons_export_csv``) streams
-Talon.One's export columns, a chunk of rows at a time; a file it wrote imports as it is (the
-columns that only an export has, such as ``id`` and ``counter``, are skipped).
+**Importing and exporting** CSV files is ``campaigns.services.coupon_csv``'s; creating coupons
+as a request asks (``coupons_generate``, ``coupons_generate_for_recipients``) is here, on top of
+the batches.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import json
 import logging
 import secrets
 import string
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from functools import partial
 from itertools import product
 from typing import Any, Final
@@ -62,14 +56,17 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-from campaigns.evaluation import stored_value
-from campaigns.models import Application, AttributeDefinition, Campaign, Coupon, CouponBatch
+from campaigns.models import Application, Campaign, Coupon, CouponBatch
 from campaigns.models.coupon_batches import COUPON_BATCH_ID_MAX_LENGTH
-from campaigns.models.coupons import COUPON_COUNT_LIMIT_MAX, COUPON_VALUE_MAX_LENGTH
-from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH, MONEY_DIGITS, MONEY_PLACES
-from campaigns.selectors import attribute_schema
-from campaigns.services.coupons import CouponInvalid, coupon_code_normalised, coupon_terms_check
-from rules.values import parse_rfc3339
+from campaigns.models.coupons import COUPON_VALUE_MAX_LENGTH
+from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH
+from campaigns.services.coupons import (
+    CouponInvalid,
+    coupon_attributes_checked,
+    coupon_code_normalised,
+    coupon_create,
+    coupon_terms_check,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,20 +97,17 @@ FRUITLESS_CHUNKS_MAX: Final = 10
 OVERSAMPLING_MAX: Final = 64
 """After collisions, a chunk draws up to this many times the codes it wants."""
 
+DEFAULT_CODE_LENGTH: Final = 8
+"""How many random characters a code has when a request gives no pattern."""
+
+RECIPIENTS_MAX: Final = 1_000
+"""The most recipients ``coupons_generate_for_recipients`` takes (Talon.One's ``maxItems``)."""
+
 BATCH_ID_LENGTH: Final = 8
 """A generated ``batchId``: 8 lower-case letters, as Talon.One's (``tqyrgahe``)."""
 
-IMPORT_ERRORS_MAX: Final = 1_000
-"""An import stops checking rows after this many problems."""
-
-EXPORT_CHUNK_SIZE: Final = 2_000
-"""Coupons read per round trip while exporting."""
-
 _VALUES_ROWS_MAX: Final = 500
 """Rows per multi-row ``VALUES`` insert, on databases other than PostgreSQL."""
-
-_MONEY_MAX: Final = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
-_MONEY_QUANTUM: Final = Decimal(1).scaleb(-MONEY_PLACES)
 
 
 class CouponPatternTooSmall(CouponInvalid):
@@ -597,7 +591,7 @@ def coupon_batch_create(
     }
     if count <= SYNC_BATCH_MAX:
         with transaction.atomic():
-            batch = _batch_insert(
+            batch = coupon_batch_insert(
                 campaign=campaign,
                 batch_id=batch_id,
                 status=CouponBatch.Status.RUNNING,
@@ -609,7 +603,7 @@ def coupon_batch_create(
         batch.refresh_from_db()
         return batch
     with transaction.atomic():
-        batch = _batch_insert(
+        batch = coupon_batch_insert(
             campaign=campaign, batch_id=batch_id, status=CouponBatch.Status.PENDING, **details
         )
         transaction.on_commit(partial(_batch_enqueue, batch.pk), robust=True)
@@ -710,7 +704,7 @@ def _batch_enqueue(batch_pk: int) -> None:
     coupon_batch_generate.delay(batch_pk)
 
 
-def _batch_insert(*, campaign: Campaign, batch_id: str | None, **details: Any) -> CouponBatch:
+def coupon_batch_insert(*, campaign: Campaign, batch_id: str | None, **details: Any) -> CouponBatch:
     """The batch's row, with ``batch_id`` or a new random one; ``CouponInvalid`` when the
     given id is taken in the application (by a batch, or by coupons made without one)."""
     application = campaign.application
@@ -746,478 +740,115 @@ def _batch_insert(*, campaign: Campaign, batch_id: str | None, **details: Any) -
 
 
 # ---------------------------------------------------------------------------------------------
-# Attributes
+# Coupons as a request asks for them
 
 
-def coupon_attributes_checked(application: Application, raw: Any) -> dict[str, Any]:
-    """Coupon attributes as stored, each defined for coupons and of its type; raises
-    ``CouponInvalid`` naming ``attributes``."""
-    stored, problem = _attributes_read(raw or {}, _coupon_attributes(application))
-    if problem is not None:
-        raise CouponInvalid("attributes", problem)
-    return stored
+def coupons_generate(
+    *,
+    campaign: Campaign,
+    count: int,
+    coupon_pattern: str | None = None,
+    valid_characters: Sequence[str] | None = None,
+    unique_prefix: str = "",
+    attributes: Mapping[str, Any] | None = None,
+    is_reservation_mandatory: bool = False,
+    profile_redemption_limit: int = 0,
+    **terms: Any,
+) -> list[Coupon]:
+    """Up to ``SYNC_BATCH_MAX`` new coupons of the campaign, created in one transaction, in id
+    order (``createCoupons``).
 
-
-def _coupon_attributes(application: Application) -> Mapping[str, str]:
-    """The application's ``Coupon`` attributes: name → type name."""
-    declared = attribute_schema(application=application).declared
-    return declared.get(AttributeDefinition.Entity.COUPON, {})
-
-
-def _attributes_read(raw: Any, definitions: Mapping[str, str]) -> tuple[dict[str, Any], str | None]:
-    """``raw`` as stored coupon attributes (decimals and times as text), or a problem."""
-    if not isinstance(raw, Mapping):
-        return {}, "is an object"
-    stored: dict[str, Any] = {}
-    for name, value in raw.items():
-        type_name = definitions.get(name)
-        if type_name is None:
-            return {}, f"{name!r} is not a custom attribute of coupons: define it first"
-        if value is None:
-            stored[name] = None
-            continue
-        if type_name.startswith("(list "):
-            item_type = type_name[len("(list ") : -1]
-            items = value if isinstance(value, list) else None
-            read = None if items is None else [_attribute_value(item_type, i) for i in items]
-            if read is None or any(item is _BAD for item in read):
-                return {}, f"{name!r} is a list of {item_type}s"
-            stored[name] = stored_value(read)
-            continue
-        single = _attribute_value(type_name, value)
-        if single is _BAD:
-            return {}, f"{name!r} is a {type_name}"
-        stored[name] = stored_value(single)
-    return stored, None
-
-
-_BAD: Final = object()
-
-
-def _attribute_value(type_name: str, value: Any) -> Any:
-    """The value as its type's Python value, or ``_BAD``."""
-    if type_name in ("string", "location"):
-        return value if isinstance(value, str) else _BAD
-    if type_name == "boolean":
-        return value if isinstance(value, bool) else _BAD
-    if type_name == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-            return _BAD
-        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-        return number if number.is_finite() else _BAD
-    if type_name == "time":
-        if isinstance(value, datetime):
-            return value if timezone.is_aware(value) else _BAD
-        parsed = parse_rfc3339(value) if isinstance(value, str) else None
-        return _BAD if parsed is None else parsed
-    return _BAD
-
-
-# ---------------------------------------------------------------------------------------------
-# CSV import and export
-
-IMPORT_COLUMNS: Final = (
-    "value",
-    "expirydate",
-    "startdate",
-    "recipientintegrationid",
-    "limitval",
-    "discountlimit",
-    "attributes",
-)
-"""Talon.One's import columns; only ``value`` is required."""
-
-EXPORT_COLUMNS: Final = (
-    "id",
-    "created",
-    "campaignid",
-    "value",
-    "expirydate",
-    "startdate",
-    "attributes",
-    "applicationid",
-    "recipientintegrationid",
-    "batchid",
-    "limitval",
-    "counter",
-    "discount_counter",
-    "discount_limitval",
-    "reservation_limitval",
-)
-"""Talon.One's export columns, in its order, for the fields coupons have here."""
-
-_IMPORT_ALIASES: Final = {"discount_limitval": "discountlimit"}
-"""Export columns that an import reads as an import column."""
-
-_IMPORT_SKIPPED: Final = frozenset(
-    {
-        *(set(EXPORT_COLUMNS) - set(IMPORT_COLUMNS) - set(_IMPORT_ALIASES)),
-        # The rest of Talon.One's export columns.
-        "accountid",
-        "deleted",
-        "deleted_changelogid",
-        "importid",
-        "is_reservation_mandatory",
-        "limits",
-        "referralid",
-        "reservation",
-        "reservation_counter",
-    }
-)
-"""Columns of an export that an import skips: what the server counts or assigns."""
-
-
-@dataclass(frozen=True, slots=True)
-class ImportRowError:
-    """A problem with one field of an imported file: ``line`` is the line the row starts on
-    (the header is line 1) and ``column`` the column's name (empty for the row as a whole)."""
-
-    line: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
-        return f"{where}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    """What an import did: ``imported`` coupons under ``batch_id``, or nothing and ``errors``
-    (at most ``IMPORT_ERRORS_MAX``; checking stops there)."""
-
-    imported: int
-    batch_id: str
-    errors: tuple[ImportRowError, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-@dataclass(frozen=True, slots=True)
-class _ImportedRow:
-    line: int
-    value: str
-    expiry_date: datetime | None
-    start_date: datetime | None
-    recipient_integration_id: str
-    usage_limit: int
-    discount_limit: Decimal
-    attributes: dict[str, Any]
-
-
-class _TooManyErrors(Exception):
-    pass
-
-
-def coupons_import_csv(*, campaign: Campaign, rows: Iterable[str]) -> ImportResult:
-    """Import the coupons of a CSV file into the campaign: all of them, or none.
-
-    ``rows`` is the file's text: a text stream (opened with ``newline=""``) or any iterable of
-    its lines. The first row names the columns (``IMPORT_COLUMNS``, any order, any case;
-    ``value`` required; an export's own columns are skipped, see ``_IMPORT_SKIPPED``). Dates are
-    RFC 3339; ``limitval`` defaults to 1 (0 is unlimited); ``attributes`` is a JSON object of
-    custom ``Coupon`` attributes. Codes are normalised by the application's case sensitivity
-    and must be at least ``PATTERN_MIN_LENGTH`` characters long.
-
-    Every row is checked first. If any is wrong, nothing is written and the result lists each
-    problem with its line and column; otherwise every coupon is created in one transaction,
-    under a new batch id (an imported ``CouponBatch``).
+    A ``coupon_pattern`` without ``#`` is the one code to create (``coupon_create``); otherwise
+    ``coupon_batch_create`` makes ``count`` random codes (``DEFAULT_CODE_LENGTH`` characters
+    when there is no pattern), and the terms it does not take (a mandatory reservation, a
+    per-customer limit) are set on its coupons before the transaction commits. ``terms`` are
+    ``coupon_batch_create``'s (``usage_limit``, ``discount_limit``, ``reservation_limit``,
+    ``start_date``, ``expiry_date``, ``recipient_integration_id``). Raises ``CouponInvalid``,
+    ``CouponExists``, ``CouponCodesExhausted``.
     """
     application = campaign.application
-    errors: list[ImportRowError] = []
-
-    def error(line: int, column: str, message: str) -> None:
-        errors.append(ImportRowError(line, column, message))
-        if len(errors) >= IMPORT_ERRORS_MAX:
-            raise _TooManyErrors
-
-    parsed: list[_ImportedRow] = []
-    try:
-        parsed = _import_rows_read(
-            rows, application=application, definitions=_coupon_attributes(application), error=error
+    if coupon_pattern is not None and RANDOM_CHARACTER not in coupon_pattern:
+        coupon = coupon_create(
+            campaign=campaign,
+            value=unique_prefix + coupon_pattern,
+            attributes=coupon_attributes_checked(application, attributes),
+            is_reservation_mandatory=is_reservation_mandatory,
+            profile_redemption_limit=profile_redemption_limit,
+            **terms,
         )
-        _import_duplicates_check(parsed, application=application, error=error)
-    except _TooManyErrors:
-        pass
-    if errors:
-        return ImportResult(0, "", tuple(sorted(errors, key=lambda e: e.line)))
-    try:
-        with transaction.atomic():
-            now = timezone.now()
-            batch = _batch_insert(
-                campaign=campaign,
-                batch_id=None,
-                source=CouponBatch.Source.IMPORTED,
-                status=CouponBatch.Status.DONE,
-                requested=len(parsed),
-                created_count=len(parsed),
-                started_at=now,
-                finished_at=now,
-            )
-            Coupon.objects.bulk_create(
-                (
-                    Coupon(
-                        application=application,
-                        campaign=campaign,
-                        value=row.value,
-                        usage_limit=row.usage_limit,
-                        discount_limit=row.discount_limit,
-                        start_date=row.start_date,
-                        expiry_date=row.expiry_date,
-                        recipient_integration_id=row.recipient_integration_id,
-                        attributes=row.attributes,
-                        batch_id=batch.batch_id,
-                    )
-                    for row in parsed
-                ),
-                batch_size=5_000,
-            )
-    except IntegrityError:
-        # Codes created by someone else since they were checked: say which.
-        with contextlib.suppress(_TooManyErrors):
-            _import_duplicates_check(parsed, application=application, error=error)
-        if not errors:
-            raise
-        return ImportResult(0, "", tuple(sorted(errors, key=lambda e: e.line)))
-    return ImportResult(len(parsed), batch.batch_id)
-
-
-def _import_rows_read(
-    rows: Iterable[str],
-    *,
-    application: Application,
-    definitions: Mapping[str, str],
-    error: Callable[[int, str, str], None],
-) -> list[_ImportedRow]:
-    """The file's rows, read and checked one by one; problems go to ``error``."""
-    reader = csv.reader(rows)
-    header = next(reader, None)
-    if header is None:
-        error(1, "", "the file is empty: it needs a header row naming the columns")
-        return []
-    names = [name.strip().lower() for name in header]
-    columns: dict[str, int] = {}
-    problems: list[tuple[str, str]] = []
-    for position, name in enumerate(names):
-        column = _IMPORT_ALIASES.get(name, name)
-        if column in _IMPORT_SKIPPED:
-            continue
-        if column not in IMPORT_COLUMNS:
-            problems.append((name, f"unknown column; the columns are {', '.join(IMPORT_COLUMNS)}"))
-        elif column in columns:
-            problems.append((name, "the column appears twice"))
-        else:
-            columns[column] = position
-    if "value" not in columns:
-        problems.append(("value", "the required column is missing"))
-    if problems:  # the rows would only echo the header's problems
-        for column, message in problems:
-            error(1, column, message)
-        return []
-    parsed: list[_ImportedRow] = []
-    first_line: dict[str, int] = {}
-    data_rows = 0
-    end_of_previous = reader.line_num
-    for fields in reader:
-        line = end_of_previous + 1
-        end_of_previous = reader.line_num
-        if not fields or fields == [""]:
-            continue  # a blank line
-        data_rows += 1
-        if len(fields) != len(names):
-            error(line, "", f"has {len(fields)} fields; the header has {len(names)}")
-            continue
-        row = _import_row_read(
-            {column: fields[position].strip() for column, position in columns.items()},
-            line=line,
-            application=application,
-            definitions=definitions,
-            error=error,
+        return [coupon]
+    if count > SYNC_BATCH_MAX:
+        raise CouponInvalid("count", f"is at most {SYNC_BATCH_MAX}")
+    with transaction.atomic():
+        batch = coupon_batch_create(
+            campaign=campaign,
+            count=count,
+            coupon_pattern=coupon_pattern,
+            length=None if coupon_pattern is not None else DEFAULT_CODE_LENGTH,
+            valid_characters=valid_characters,
+            unique_prefix=unique_prefix,
+            attributes=attributes,
+            **terms,
         )
-        if row is None:
-            continue
-        if row.value in first_line:
-            error(line, "value", f"{row.value!r} is already on line {first_line[row.value]}")
-            continue
-        first_line[row.value] = line
-        parsed.append(row)
-    if not data_rows:
-        error(2, "", "the file has no coupons")
-    return parsed
-
-
-def _import_row_read(
-    fields: Mapping[str, str],
-    *,
-    line: int,
-    application: Application,
-    definitions: Mapping[str, str],
-    error: Callable[[int, str, str], None],
-) -> _ImportedRow | None:
-    """One row, checked; None (and its problems reported) when something is wrong."""
-    problems = 0
-
-    def wrong(column: str, message: str) -> None:
-        nonlocal problems
-        problems += 1
-        error(line, column, message)
-
-    value = coupon_code_normalised(application=application, value=fields["value"])
-    if not PATTERN_MIN_LENGTH <= len(value) <= COUPON_VALUE_MAX_LENGTH:
-        wrong("value", f"has {PATTERN_MIN_LENGTH} to {COUPON_VALUE_MAX_LENGTH} characters")
-    dates: dict[str, datetime | None] = {}
-    for column in ("expirydate", "startdate"):
-        text = fields.get(column, "")
-        dates[column] = parse_rfc3339(text) if text else None
-        if text and dates[column] is None:
-            wrong(column, f"{text!r} is not an RFC 3339 time, such as 2025-07-01T04:00:00Z")
-    start, expiry = dates["startdate"], dates["expirydate"]
-    if start is not None and expiry is not None and expiry <= start:
-        wrong("expirydate", "is not after startdate")
-    recipient = fields.get("recipientintegrationid", "")
-    if len(recipient) > INTEGRATION_ID_MAX_LENGTH:
-        wrong("recipientintegrationid", f"has at most {INTEGRATION_ID_MAX_LENGTH} characters")
-    usage_limit = 1
-    if text := fields.get("limitval", ""):
-        if text.isdigit() and int(text) <= COUPON_COUNT_LIMIT_MAX:
-            usage_limit = int(text)
-        else:
-            wrong("limitval", f"{text!r} is not a whole number from 0 to {COUPON_COUNT_LIMIT_MAX}")
-    discount_limit = Decimal(0)
-    if text := fields.get("discountlimit", ""):
-        try:
-            discount_limit = Decimal(text)
-        except InvalidOperation:
-            discount_limit = Decimal("NaN")
-        if (
-            not discount_limit.is_finite()
-            or not 0 <= discount_limit < _MONEY_MAX
-            or discount_limit != discount_limit.quantize(_MONEY_QUANTUM)
-        ):
-            wrong(
-                "discountlimit",
-                f"{text!r} is not an amount from 0 to below {_MONEY_MAX}"
-                f" with at most {MONEY_PLACES} decimals",
+        coupons = Coupon.objects.filter(application=application, batch_id=batch.batch_id)
+        extra: dict[str, Any] = {}
+        if is_reservation_mandatory:
+            extra["is_reservation_mandatory"] = True
+        if profile_redemption_limit:
+            extra["profile_redemption_limit"] = profile_redemption_limit
+        if extra:
+            coupon_terms_check(
+                usage_limit=0, discount_limit=0, profile_redemption_limit=profile_redemption_limit
             )
-    attributes: dict[str, Any] = {}
-    if text := fields.get("attributes", ""):
-        try:
-            raw = json.loads(text, parse_float=Decimal)
-        except ValueError:
-            wrong("attributes", "is not a JSON object")
-        else:
-            attributes, problem = _attributes_read(raw, definitions)
-            if problem is not None:
-                wrong("attributes", problem)
-    if problems:
-        return None
-    return _ImportedRow(
-        line, value, expiry, start, recipient, usage_limit, discount_limit, attributes
-    )
+            coupons.update(**extra)
+        return list(coupons.order_by("id"))
 
 
-def _import_duplicates_check(
-    rows: Sequence[_ImportedRow],
+def coupons_generate_for_recipients(
     *,
-    application: Application,
-    error: Callable[[int, str, str], None],
-) -> None:
-    """Report the rows whose code the application already has."""
-    for start in range(0, len(rows), 5_000):
-        part = {row.value: row.line for row in rows[start : start + 5_000]}
-        taken = Coupon.objects.filter(application=application, value__in=part).values_list(
-            "value", flat=True
-        )
-        for value in sorted(taken, key=part.__getitem__):
-            error(part[value], "value", f"{value!r} is already a coupon of this application")
+    campaign: Campaign,
+    recipients: Sequence[str],
+    coupon_pattern: str | None = None,
+    valid_characters: Sequence[str] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    **terms: Any,
+) -> list[Coupon]:
+    """One new coupon of the campaign for each of ``recipients`` (customer integration ids,
+    up to ``RECIPIENTS_MAX``, each once), its recipient's alone; in one transaction, in the
+    order of ``recipients`` (``createCouponsForMultipleRecipients``).
 
-
-class _Echo:
-    """A file that hands back what is written to it, for ``csv.writer`` to format one row."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def coupons_export_csv(
-    *, application: Application, campaign: Campaign | None = None
-) -> Iterator[str]:
-    """The application's coupons (or one campaign's) as CSV lines, the header first
-    (``EXPORT_COLUMNS``), in creation order.
-
-    Lines are made as they are read, ``EXPORT_CHUNK_SIZE`` coupons at a time (a server-side
-    cursor on PostgreSQL), so an export of millions never holds them all in memory: hand the
-    iterator to a streaming response. Times are RFC 3339 in UTC, amounts plain decimals,
-    attributes a JSON object (empty when there are none).
+    The codes are a batch's (``coupon_batch_create``: random, from ``coupon_pattern`` or
+    ``DEFAULT_CODE_LENGTH`` characters); ``terms`` are its terms but the recipient. Raises
+    ``CouponInvalid`` (``recipients`` at fault: empty, too many, repeated, an id too long or
+    empty) and ``CouponCodesExhausted``.
     """
-    if campaign is not None and campaign.application_id != application.pk:
-        raise ValueError(
-            f"campaign {campaign.pk} is not a campaign of application {application.pk}"
+    if not 1 <= len(recipients) <= RECIPIENTS_MAX:
+        raise CouponInvalid("recipients", f"has 1 to {RECIPIENTS_MAX} integration ids")
+    seen: set[str] = set()
+    for recipient in recipients:
+        if not 1 <= len(recipient) <= INTEGRATION_ID_MAX_LENGTH:
+            raise CouponInvalid(
+                "recipients", f"are integration ids of 1 to {INTEGRATION_ID_MAX_LENGTH} characters"
+            )
+        if recipient in seen:
+            raise CouponInvalid("recipients", f"name {recipient!r} more than once")
+        seen.add(recipient)
+    with transaction.atomic():
+        batch = coupon_batch_create(
+            campaign=campaign,
+            count=len(recipients),
+            coupon_pattern=coupon_pattern,
+            length=None if coupon_pattern is not None else DEFAULT_CODE_LENGTH,
+            valid_characters=valid_characters,
+            attributes=attributes,
+            **terms,
         )
-    coupons = Coupon.objects.filter(application=application)
-    if campaign is not None:
-        coupons = coupons.filter(campaign=campaign)
-    fields = (
-        "id",
-        "created",
-        "campaign_id",
-        "value",
-        "expiry_date",
-        "start_date",
-        "attributes",
-        "application_id",
-        "recipient_integration_id",
-        "batch_id",
-        "usage_limit",
-        "usage_counter",
-        "discount_counter",
-        "discount_limit",
-        "reservation_limit",
-    )
-    numbers = {
-        name
-        for name, type_name in _coupon_attributes(application).items()
-        if type_name in ("number", "(list number)")
-    }
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
-    for values in coupons.order_by("id").values_list(*fields).iterator(EXPORT_CHUNK_SIZE):
-        yield writer.writerow([_csv_text(value, numbers) for value in values])
-
-
-def _csv_text(value: Any, numbers: Collection[str]) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    if isinstance(value, dict):
-        return _attributes_json(value, numbers) if value else ""
-    return str(value)
-
-
-def _attributes_json(attributes: Mapping[str, Any], numbers: Collection[str]) -> str:
-    """Stored attributes as a JSON object, with the ``numbers`` (stored as text, to keep
-    every digit) written as JSON numbers again, as an import reads them."""
-    members = []
-    for name, value in attributes.items():
-        text = _json_number(value) if name in numbers else json.dumps(value)
-        members.append(f"{json.dumps(name)}: {text}")
-    return "{" + ", ".join(members) + "}"
-
-
-def _json_number(value: Any) -> str:
-    """A stored number (or list of numbers) as JSON; anything else as it is."""
-    if isinstance(value, list):
-        return "[" + ", ".join(_json_number(item) for item in value) + "]"
-    if isinstance(value, str):
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            return json.dumps(value)
-        if number.is_finite():
-            return str(number)
-    return json.dumps(value)
+        coupons = list(
+            Coupon.objects.filter(
+                application=campaign.application, batch_id=batch.batch_id
+            ).order_by("id")
+        )
+        for coupon, recipient in zip(coupons, recipients, strict=True):
+            coupon.recipient_integration_id = recipient
+        Coupon.objects.bulk_update(coupons, ["recipient_integration_id"], batch_size=1_000)
+        return coupons

@@ -56,15 +56,16 @@ coupon's reservations (in profile id order), then that coupon.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 
+from campaigns.json_queries import having_included, having_instant, having_number
 from campaigns.models import (
     Application,
     Campaign,
@@ -76,8 +77,10 @@ from campaigns.models import (
     CustomerSession,
 )
 from campaigns.models.applications import CaseSensitivity
+from campaigns.models.attributes import AttributeEntity
 from campaigns.models.coupons import COUPON_COUNT_LIMIT_MAX, COUPON_VALUE_MAX_LENGTH
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH, MONEY_DIGITS, MONEY_PLACES
+from campaigns.services.attribute_values import attribute_definitions, attributes_read
 from rules.effects import CouponRejectionReason
 
 ZERO = Decimal(0)
@@ -550,6 +553,193 @@ def coupon_terms_check(
             "recipient_integration_id", f"has at most {INTEGRATION_ID_MAX_LENGTH} characters"
         )
     return discount
+
+
+def coupon_attributes_checked(application: Application, raw: Any) -> dict[str, Any]:
+    """Coupon attributes as stored, each defined for coupons and of its type; raises
+    ``CouponInvalid`` naming ``attributes``."""
+    definitions = attribute_definitions(application, AttributeEntity.COUPON)
+    stored, problem = attributes_read(raw or {}, definitions, entity=AttributeEntity.COUPON)
+    if problem is not None:
+        raise CouponInvalid("attributes", problem)
+    return stored
+
+
+def coupons_with_attributes(
+    coupons: QuerySet[Coupon], *, application: Application, attributes: Mapping[str, Any]
+) -> QuerySet[Coupon]:
+    """``coupons`` narrowed to those whose attributes include every one of ``attributes``,
+    each compared as its type: a number finds the same number however it was written (``12``
+    finds ``12.0``), a time the same instant in any zone, a list the coupons whose list holds
+    each of its elements, anything else the equal value (JSON containment, as Talon.One's
+    coupon search; ``campaigns.json_queries``, alike on PostgreSQL and SQLite). Raises
+    ``CouponInvalid`` (``attributes``) for an attribute not defined for coupons or a value not
+    of its type."""
+    stored = coupon_attributes_checked(application, attributes)
+    types = attribute_definitions(application, AttributeEntity.COUPON)
+    for name, value in stored.items():
+        if value is not None and types[name] == "number":
+            coupons = having_number(coupons, "attributes", name, Decimal(value))
+        elif value is not None and types[name] == "time":
+            moment = datetime.fromisoformat(value)
+            coupons = having_instant(coupons, "attributes", name, moment)
+        else:
+            coupons = having_included(coupons, "attributes", name, value)
+    return coupons
+
+
+# --------------------------------------------------------------------------------------------
+# Changing and deleting
+
+#: Each limit a change may set, with the counter the database keeps within it and what it counts.
+_LIMITS: Final = (
+    ("usage_limit", "usage_counter", "redemptions"),
+    ("discount_limit", "discount_counter", "discounts given"),
+    ("reservation_limit", "reservation_counter", "reservations"),
+)
+
+#: The fields ``coupon_update`` may change (``coupons_update``: all but the last three).
+COUPON_UPDATABLE_FIELDS: Final = frozenset(
+    {
+        "usage_limit",
+        "discount_limit",
+        "reservation_limit",
+        "start_date",
+        "expiry_date",
+        "attributes",
+        "recipient_integration_id",
+        "is_reservation_mandatory",
+        "profile_redemption_limit",
+    }
+)
+
+
+def coupon_update(*, coupon_id: int, campaign: Campaign, changes: Mapping[str, Any]) -> Coupon:
+    """Write ``changes`` (model field → value, of ``COUPON_UPDATABLE_FIELDS``) to the
+    campaign's coupon, and nothing else.
+
+    The coupon's row is locked first, so no redemption or reservation counts in between: a
+    limit (other than 0, no limit) is never set below what its counter has counted. Raises
+    ``Coupon.DoesNotExist`` and ``CouponInvalid`` (nothing written).
+    """
+    _check_fields(changes, COUPON_UPDATABLE_FIELDS)
+    with transaction.atomic():
+        coupon = Coupon.objects.select_for_update().get(campaign=campaign, pk=coupon_id)
+        if "attributes" in changes:
+            attributes = coupon_attributes_checked(campaign.application, changes["attributes"])
+            changes = {**changes, "attributes": attributes}
+        for name, value in changes.items():
+            setattr(coupon, name, value)
+        for limit, counter, what in _LIMITS:
+            used = getattr(coupon, counter)
+            if limit in changes and 0 < getattr(coupon, limit) < used:
+                raise CouponInvalid(limit, f"is 0 (no limit) or at least {used}, the {what} made")
+        coupon_terms_check(
+            usage_limit=coupon.usage_limit,
+            discount_limit=coupon.discount_limit,
+            reservation_limit=coupon.reservation_limit,
+            profile_redemption_limit=coupon.profile_redemption_limit,
+            start_date=coupon.start_date,
+            expiry_date=coupon.expiry_date,
+            recipient_integration_id=coupon.recipient_integration_id,
+        )
+        if changes:
+            coupon.save(update_fields=list(changes))
+        return coupon
+
+
+def coupons_update(
+    *, coupons: QuerySet[Coupon], campaign: Campaign, changes: Mapping[str, Any]
+) -> int:
+    """Write ``changes`` (model field → value: limits, dates, attributes) to every coupon of
+    ``coupons`` (the campaign's: all of them, or a batch), all or none; how many were changed.
+
+    The terms are checked as ``coupon_update`` checks one coupon's; the dates are written as
+    given, so start and expiry are checked together. The coupons are locked in id order (the
+    order sessions lock coupons in, so the two cannot deadlock), then changed by one
+    ``UPDATE``: a limit below what a coupon's counter has counted makes the database refuse
+    the whole statement, and ``CouponInvalid`` says what the limit must be at least.
+    """
+    _check_fields(changes, COUPON_UPDATABLE_FIELDS - _PER_COUPON_FIELDS)
+    coupons = coupons.filter(campaign=campaign)
+    if "attributes" in changes:
+        attributes = coupon_attributes_checked(campaign.application, changes["attributes"])
+        changes = {**changes, "attributes": attributes}
+    discount = coupon_terms_check(
+        usage_limit=changes.get("usage_limit", 0),
+        discount_limit=changes.get("discount_limit", 0),
+        reservation_limit=changes.get("reservation_limit", 0),
+        start_date=changes.get("start_date"),
+        expiry_date=changes.get("expiry_date"),
+    )
+    if "discount_limit" in changes:
+        changes = {**changes, "discount_limit": discount}
+    with transaction.atomic():
+        _lock_in_id_order(coupons)
+        if not changes:
+            return coupons.count()
+        try:
+            with transaction.atomic():
+                return coupons.update(**changes)
+        except IntegrityError:
+            for limit, counter, what in _LIMITS:
+                value = changes.get(limit)
+                if not value:
+                    continue
+                most = coupons.aggregate(most=Max(counter))["most"]
+                if most is not None and most > value:
+                    raise CouponInvalid(
+                        limit,
+                        f"is 0 (no limit) or at least {most}, the most {what} a coupon of these "
+                        f"has made",
+                    ) from None
+            raise
+
+
+#: Fields that only one coupon at a time may be given: a recipient, a mandatory reservation and
+#: a per-customer limit describe a coupon handed to someone, not a batch.
+_PER_COUPON_FIELDS: Final = frozenset(
+    {"recipient_integration_id", "is_reservation_mandatory", "profile_redemption_limit"}
+)
+
+
+def coupon_delete(*, coupon_id: int, campaign: Campaign) -> None:
+    """Delete the campaign's coupon, with its redemptions and reservations; raises
+    ``Coupon.DoesNotExist`` when the campaign has no such coupon."""
+    deleted = coupons_delete(coupons=Coupon.objects.filter(pk=coupon_id), campaign=campaign)
+    if not deleted:
+        raise Coupon.DoesNotExist
+
+
+def coupons_delete(*, coupons: QuerySet[Coupon], campaign: Campaign) -> int:
+    """Delete the campaign's coupons of ``coupons``, all or none; how many were deleted.
+
+    A coupon goes with everything that counts for it alone: its redemptions, reservations and
+    per-customer counts, so no counter is left counting what no longer exists. What its
+    redemptions drew from campaign budgets stays drawn (the discounts were given). The coupons
+    are locked in id order first, as sessions lock them: a session closing with one of them
+    either redeems it before it goes, or finds it gone (``CouponNotFound``), as does any
+    session that names it later.
+    """
+    coupons = coupons.filter(campaign=campaign)
+    with transaction.atomic():
+        if not _lock_in_id_order(coupons):
+            return 0
+        _, deleted = coupons.delete()
+        return deleted.get(Coupon._meta.label, 0)
+
+
+def _lock_in_id_order(coupons: QuerySet[Coupon]) -> int:
+    """Lock the coupons' rows in ascending id order (``SELECT … ORDER BY id FOR UPDATE``,
+    rows locked as they are read); how many there are."""
+    ids = coupons.select_for_update().order_by("pk").values_list("pk", flat=True)
+    return sum(1 for _ in ids.iterator(chunk_size=10_000))
+
+
+def _check_fields(changes: Mapping[str, Any], allowed: Collection[str]) -> None:
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise CouponInvalid(unknown[0], "cannot be changed here")
 
 
 # --------------------------------------------------------------------------------------------

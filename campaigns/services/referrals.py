@@ -1,6 +1,6 @@
-"""Referrals: create codes for advocates, find the one a session names, say why one cannot be
-used, redeem it when a friend's session closes and give it back when the session is cancelled or
-returned.
+"""Referrals: create codes for advocates, change and delete them, find the one a session names,
+say why one cannot be used, redeem it when a friend's session closes and give it back when the
+session is cancelled or returned. (CSV import and export: ``campaigns.services.referral_csv``.)
 
 Codes are stored and looked up as coupon codes are, normalised by the application's case
 sensitivity (``campaigns.services.coupons.coupon_code_normalised``): ``ab12cd34`` finds
@@ -49,7 +49,7 @@ marks the session's redemptions, then locks their referrals in id order.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -65,8 +65,10 @@ from campaigns.models import (
     Referral,
     ReferralRedemption,
 )
+from campaigns.models.attributes import AttributeEntity
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH
 from campaigns.models.referrals import REFERRAL_CODE_MAX_LENGTH, REFERRAL_USAGE_LIMIT_MAX
+from campaigns.services.attribute_values import attribute_definitions, attributes_read
 from campaigns.services.coupons import codes_find, coupon_code_normalised
 from rules.effects import ReferralRejectionReason
 
@@ -204,6 +206,76 @@ def _check(
         raise ReferralInvalid("expiry_date", "is after the start date")
     if attributes is not None and not isinstance(attributes, dict):
         raise ReferralInvalid("attributes", "is an object")
+
+
+def referral_attributes_checked(application: Application, raw: Any) -> dict[str, Any]:
+    """Referral attributes as stored, each defined for referrals and of its type; raises
+    ``ReferralInvalid`` naming ``attributes``."""
+    definitions = attribute_definitions(application, AttributeEntity.REFERRAL)
+    stored, problem = attributes_read(raw or {}, definitions, entity=AttributeEntity.REFERRAL)
+    if problem is not None:
+        raise ReferralInvalid("attributes", problem)
+    return stored
+
+
+# --------------------------------------------------------------------------------------------
+# Changing and deleting
+
+#: The fields ``referral_update`` may change: not the code, the advocate or the counter.
+REFERRAL_UPDATABLE_FIELDS: Final = frozenset(
+    {"friend_profile_integration_id", "start_date", "expiry_date", "usage_limit", "attributes"}
+)
+
+
+def referral_update(
+    *, referral_id: int, campaign: Campaign, changes: Mapping[str, Any]
+) -> Referral:
+    """Write ``changes`` (model field → value, of ``REFERRAL_UPDATABLE_FIELDS``) to the
+    campaign's referral, and nothing else; the referral as it now is.
+
+    The referral's row is locked first, so that no use is counted in between: a usage limit
+    (other than 0, no limit) is never set below the uses made. The attributes must be defined
+    for referrals and of their types. Raises ``Referral.DoesNotExist`` and ``ReferralInvalid``
+    (nothing written).
+    """
+    unknown = sorted(set(changes) - REFERRAL_UPDATABLE_FIELDS)
+    if unknown:
+        raise ReferralInvalid(unknown[0], "cannot be changed")
+    with transaction.atomic():
+        referral = Referral.objects.select_for_update().get(campaign=campaign, pk=referral_id)
+        if "attributes" in changes:
+            attributes = referral_attributes_checked(campaign.application, changes["attributes"])
+            changes = {**changes, "attributes": attributes}
+        for name, value in changes.items():
+            setattr(referral, name, value)
+        _check(
+            advocate=referral.advocate_profile_integration_id,
+            friend=referral.friend_profile_integration_id,
+            start_date=referral.start_date,
+            expiry_date=referral.expiry_date,
+            usage_limit=referral.usage_limit,
+            attributes=referral.attributes,
+        )
+        used = referral.usage_counter
+        if "usage_limit" in changes and 0 < referral.usage_limit < used:
+            raise ReferralInvalid(
+                "usage_limit", f"is 0 (no limit) or at least {used}, the uses made"
+            )
+        if changes:
+            referral.save(update_fields=list(changes))
+        return referral
+
+
+def referral_delete(*, referral_id: int, campaign: Campaign) -> None:
+    """Delete the campaign's referral with its redemptions; raises ``Referral.DoesNotExist``
+    when the campaign has no such referral.
+
+    The friends it referred may then be referred again in the campaign (a friend is referred
+    once per campaign by their live redemptions, which go with the code); the rewards their
+    sessions earned stay theirs."""
+    deleted, _ = Referral.objects.filter(campaign=campaign, pk=referral_id).delete()
+    if not deleted:
+        raise Referral.DoesNotExist
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,9 +34,8 @@ from campaigns.services.coupon_batches import (
     coupon_batch_get,
     coupon_code_format,
     coupon_codes_generate,
-    coupons_export_csv,
-    coupons_import_csv,
 )
+from campaigns.services.coupon_csv import coupons_export_csv, coupons_import_csv
 from campaigns.services.coupons import CouponInvalid
 from campaigns.tasks import coupon_batch_generate
 from tests.factories import (

@@ -276,6 +276,7 @@ def test_the_running_campaigns_are_listed_in_the_references_shape(
                 "state": "enabled",
                 "tags": ["summer"],
                 "features": ["coupons"],
+                "attributes": {},
                 "startTime": "2024-01-01T00:00:00Z",
                 "rules": [{"title": "10% off", "displayName": "Ten percent off everything"}],
             }

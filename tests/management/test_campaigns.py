@@ -94,8 +94,12 @@ def test_an_editor_creates_a_campaign_with_a_budget_in_talon_ones_shape(
             {"action": "setDiscount", "limit": Decimal("1000.50"), "entities": []},
             {"action": "redeemCoupon", "limit": 1, "period": "daily", "entities": ["Profile"]},
         ],
-        "attributes": {"ignored": True},
+        "attributes": {"region": "EU", "budget": Decimal("12.50"), "launch": None},
     }
+    for name, type_ in (("region", "string"), ("budget", "number"), ("launch", "time")):
+        AttributeDefinitionFactory(
+            application=application, entity="Campaign", name=name, type=type_
+        )
 
     response = send(client, "POST", url(application), body, EDITOR)
 
@@ -113,6 +117,7 @@ def test_an_editor_creates_a_campaign_with_a_budget_in_talon_ones_shape(
         "startTime": "2030-05-31T22:00:00Z",
         "endTime": "2030-09-01T00:00:00Z",
         "rules": [],
+        "attributes": {"region": "EU", "budget": Decimal("12.50"), "launch": None},
         "created": rfc3339(campaign.created),
         "updated": rfc3339(campaign.modified),
         "limits": [
@@ -422,6 +427,12 @@ def test_a_management_key_calls_the_operations_it_allows(
         ({"name": "X", "features": ["coupons", "teleport"]}, "/features/1"),
         ({"name": "X", "limits": [{"action": "fly", "limit": 1}]}, "/limits/0/action"),
         ({"name": "X", "limits": [{"action": "setDiscount"}]}, "/limits/0/limit"),
+        ({"name": "X", "limits": [{"limit": 1}]}, "/limits/0/action"),
+        ({"name": "X", "limits": [{"action": "setDiscount", "limit": None}]}, "/limits/0/limit"),
+        ({"name": "X", "limits": [None]}, "/limits/0"),
+        ({"name": "X", "limits": None}, "/limits"),
+        ({"name": "X", "tags": None}, "/tags"),
+        ({"name": "X", "attributes": None}, "/attributes"),
         ({"name": "X", "limits": [{"action": "setDiscount", "limit": -1}]}, "/limits/0/limit"),
         (
             {"name": "X", "limits": [{"action": "setDiscount", "limit": Decimal("0.00001")}]},
@@ -470,7 +481,20 @@ def test_a_bad_campaign_is_400_with_a_pointer_and_nothing_is_written(
         ({"endTime": "2030-01-01T00:00:00Z"}, "/endTime"),  # before the campaign's start
         ({"activeRulesetId": 999999}, "/activeRulesetId"),
         ({"limits": [{"action": "setDiscount", "limit": "lots"}]}, "/limits/0/limit"),
+        # A budget is sent whole, also in an update, whose other fields may be left out.
+        (
+            {"limits": [{"action": "setDiscount", "period": None, "entities": []}]},
+            "/limits/0/limit",
+        ),
+        ({"limits": [{"limit": 5}]}, "/limits/0/action"),
+        ({"limits": [{"action": "setDiscount", "limit": None}]}, "/limits/0/limit"),
+        ({"limits": None}, "/limits"),
         ({"name": None}, "/name"),
+        ({"description": None}, "/description"),
+        ({"tags": None}, "/tags"),
+        ({"features": None}, "/features"),
+        ({"attributes": None}, "/attributes"),
+        ({"startTime": "2030-06-01T00:00:00+24:00"}, "/startTime"),
     ],
 )
 def test_a_bad_update_is_400_and_changes_nothing(
@@ -658,3 +682,52 @@ def test_a_number_a_ruleset_cannot_store_exactly_is_400(
     body = assert_error(response, 400, "number_too_precise")
     assert body["errors"][0]["source"] == {"pointer": "/rules/0/effects/0/2"}
     assert not Ruleset.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Custom attributes
+
+
+@pytest.mark.parametrize(
+    ("attributes", "reason"),
+    [
+        ({"undefined": "x"}, "not defined"),
+        ({"region": 5}, "not a string"),
+        ("EU", "not an object"),
+    ],
+)
+def test_campaign_attributes_must_be_defined_and_of_their_type(
+    client: Client, application: Application, attributes: Any, reason: str
+) -> None:
+    AttributeDefinitionFactory(application=application, entity="Campaign", name="region")
+    # A definition of another entity, or of another application, does not count.
+    AttributeDefinitionFactory(application=application, entity="Coupon", name="undefined")
+
+    response = send(
+        client, "POST", url(application), {"name": "X", "attributes": attributes}, EDITOR
+    )
+
+    body = assert_error(response, 400, response.json()["errors"][0]["code"])
+    assert body["errors"][0]["source"] == {"pointer": "/attributes"}
+    assert not Campaign.objects.filter(application=application).exists()
+
+
+def test_an_update_replaces_the_attributes_and_keeps_them_when_not_sent(
+    client: Client, application: Application
+) -> None:
+    AttributeDefinitionFactory(application=application, entity="Campaign", name="region")
+    campaign = CampaignFactory(application=application, attributes={"region": "EU"})
+
+    kept = send(client, "PUT", url(application, campaign.pk), {"name": "Renamed"}, EDITOR)
+    changed = send(
+        client, "PUT", url(application, campaign.pk), {"attributes": {"region": "US"}}, EDITOR
+    )
+    refused = send(
+        client, "PUT", url(application, campaign.pk), {"attributes": {"nope": 1}}, EDITOR
+    )
+
+    assert content(kept)["attributes"] == {"region": "EU"}
+    assert content(changed)["attributes"] == {"region": "US"}
+    assert_error(refused, 400, "attribute_not_valid")
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.attributes) == ("Renamed", {"region": "US"})

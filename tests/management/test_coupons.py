@@ -14,7 +14,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from campaigns.models import AttributeDefinition, Campaign, Coupon, CouponBatch
+from campaigns.models import (
+    AttributeDefinition,
+    Campaign,
+    Coupon,
+    CouponBatch,
+    CouponRedemption,
+    CouponReservation,
+)
 from campaigns.services.coupon_batches import coupon_batch_fill
 from integration.render import rfc3339
 from management.models import Role
@@ -23,7 +30,10 @@ from tests.factories import (
     AttributeDefinitionFactory,
     CampaignFactory,
     CouponFactory,
+    CouponReservationFactory,
+    CustomerSessionFactory,
 )
+from tests.management.documented import assert_conforms, openapi
 from tests.management.factories import ManagementKeyFactory, key_auth, member_headers
 from tests.management.test_sessions import assert_error
 
@@ -445,6 +455,23 @@ def test_coupons_are_listed_without_a_total_and_filtered(
     ]
 
 
+@pytest.mark.parametrize("values_only", ["true", "false"])
+def test_the_coupon_list_is_what_its_schema_documents(
+    client: Client, campaign: Campaign, viewer: dict[str, str], values_only: str
+) -> None:
+    CouponFactory(campaign=campaign, value="LISTED")
+    path = "/v1/applications/{application_id}/campaigns/{campaign_id}/coupons/no_total"
+
+    response = client.get(
+        f"{base(campaign)}/coupons/no_total?valuesOnly={values_only}", headers=viewer
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["data"][0] == {"value": "LISTED"}) == (values_only == "true")
+    assert_conforms(openapi(client), path, "get", body)
+
+
 @pytest.mark.parametrize(
     ("query", "parameter"),
     [
@@ -744,3 +771,430 @@ def test_the_application_is_checked_before_the_campaign(
     )
 
     assert_error(response, 404, "application_not_found")
+
+
+# ---------------------------------------------------------------------------------------------
+# createCouponsForMultipleRecipients
+
+
+def test_each_recipient_gets_a_coupon_of_their_own(
+    client: Client, campaign: Campaign, editor: dict[str, str]
+) -> None:
+    body = {
+        "recipientsIntegrationIds": ["ann", "bob", "cid"],
+        "usageLimit": 2,
+        "couponPattern": "GIFT-#####",
+        "expiryDate": "2040-01-01T00:00:00Z",
+    }
+
+    response = post_json(
+        client, f"{base(campaign)}/coupons_with_recipients?silent=no", body, editor
+    )
+
+    assert response.status_code == 200, response.json()
+    answer = response.json()
+    assert answer["totalResultSize"] == 3
+    assert [c["recipientIntegrationId"] for c in answer["data"]] == ["ann", "bob", "cid"]
+    assert all(re.fullmatch(r"GIFT-[A-Z0-9]{5}", c["value"]) for c in answer["data"])
+    assert {c["usageLimit"] for c in answer["data"]} == {2}
+    assert len({c["batchId"] for c in answer["data"]}) == 1
+    stored = Coupon.objects.filter(campaign=campaign)
+    assert sorted(stored.values_list("recipient_integration_id", flat=True)) == [
+        "ann",
+        "bob",
+        "cid",
+    ]
+
+
+def test_creating_for_recipients_is_silent_by_default(
+    client: Client, campaign: Campaign, editor: dict[str, str]
+) -> None:
+    body = {"recipientsIntegrationIds": ["ann"], "usageLimit": 1}
+
+    response = post_json(client, f"{base(campaign)}/coupons_with_recipients", body, editor)
+
+    assert response.status_code == 204
+    coupon = Coupon.objects.get(campaign=campaign)
+    assert coupon.recipient_integration_id == "ann"
+    assert re.fullmatch(r"[A-Z0-9]{8}", coupon.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"recipientsIntegrationIds": ["ann", "bob", "ann"], "usageLimit": 1}, "/2"),
+        ({"recipientsIntegrationIds": [], "usageLimit": 1}, ""),
+        ({"recipientsIntegrationIds": ["r"] * 1001, "usageLimit": 1}, ""),
+        ({"recipientsIntegrationIds": [""], "usageLimit": 1}, "/0"),
+        ({"recipientsIntegrationIds": "ann", "usageLimit": 1}, ""),
+    ],
+)
+def test_recipients_that_are_not_a_list_of_distinct_ids_are_400(
+    client: Client, campaign: Campaign, editor: dict[str, str], body: Any, where: str
+) -> None:
+    response = post_json(client, f"{base(campaign)}/coupons_with_recipients", body, editor)
+
+    answer = assert_error(response, 400, answer_code(response))
+    assert pointer(answer) == f"/recipientsIntegrationIds{where}"
+    assert not Coupon.objects.exists()
+
+
+def answer_code(response: Any) -> str:
+    code: str = response.json()["errors"][0]["code"]
+    return code
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"recipientsIntegrationIds": ["ann"]}, "/usageLimit"),
+        (
+            {"recipientsIntegrationIds": ["ann"], "usageLimit": 1, "numberOfCoupons": 2},
+            "/numberOfCoupons",
+        ),
+        (
+            {"recipientsIntegrationIds": ["ann", "bob"], "usageLimit": 1, "couponPattern": "ONE"},
+            "/couponPattern",
+        ),
+        (
+            {"recipientsIntegrationIds": ["ann"], "usageLimit": 1, "attributes": {"nope": 1}},
+            "/attributes",
+        ),
+    ],
+)
+def test_other_bad_bodies_for_recipients_are_400(
+    client: Client, campaign: Campaign, editor: dict[str, str], body: Any, where: str
+) -> None:
+    response = post_json(client, f"{base(campaign)}/coupons_with_recipients", body, editor)
+
+    assert response.status_code == 400, response.json()
+    assert pointer(response.json()) == where
+    assert not Coupon.objects.exists()
+    assert not CouponBatch.objects.exists()
+
+
+def test_a_viewer_cannot_create_coupons_for_recipients(
+    client: Client, campaign: Campaign, viewer: dict[str, str]
+) -> None:
+    body = {"recipientsIntegrationIds": ["ann"], "usageLimit": 1}
+
+    response = post_json(client, f"{base(campaign)}/coupons_with_recipients", body, viewer)
+
+    assert_error(response, 403, "role_too_low")
+    assert not Coupon.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# searchCouponsAdvanced…WithoutTotalCount
+
+
+def define(campaign: Campaign, name: str, type_: str) -> None:
+    AttributeDefinitionFactory(
+        application=campaign.application,
+        entity=AttributeDefinition.Entity.COUPON,
+        name=name,
+        type=type_,
+    )
+
+
+def test_a_search_finds_the_coupons_whose_attributes_include_the_bodys(
+    client: Client, campaign: Campaign, viewer: dict[str, str]
+) -> None:
+    define(campaign, "venue", AttributeDefinition.Type.NUMBER)
+    define(campaign, "city", AttributeDefinition.Type.STRING)
+    CouponFactory(campaign=campaign, value="HIT-1", attributes={"venue": "12.0", "city": "Oslo"})
+    CouponFactory(campaign=campaign, value="HIT-2", attributes={"venue": "12", "city": "Oslo"})
+    CouponFactory(campaign=campaign, value="MISS-1", attributes={"venue": "13", "city": "Oslo"})
+    CouponFactory(campaign=campaign, value="MISS-2", attributes={"city": "Oslo"})
+    CouponFactory(
+        campaign=CampaignFactory(application=campaign.application),
+        value="ELSEWHERE-1",
+        attributes={"venue": "12", "city": "Oslo"},
+    )
+    url = f"{base(campaign)}/coupons_search_advanced/no_total"
+
+    found = post_json(client, f"{url}?sort=value", {"venue": 12, "city": "Oslo"}, viewer)
+    narrowed = post_json(client, f"{url}?value=hit-2&pageSize=1", {"city": "Oslo"}, viewer)
+
+    assert found.status_code == 200, found.json()
+    assert found.json()["hasMore"] is False
+    assert "totalResultSize" not in found.json()
+    assert [c["value"] for c in found.json()["data"]] == ["HIT-1", "HIT-2"]
+    assert found.json()["data"][0]["attributes"] == {"venue": 12, "city": "Oslo"}
+    assert [c["value"] for c in narrowed.json()["data"]] == ["HIT-2"]
+
+
+def test_an_application_wide_search_spans_campaigns_in_a_state(
+    client: Client, campaign: Campaign, viewer: dict[str, str]
+) -> None:
+    define(campaign, "city", AttributeDefinition.Type.STRING)
+    disabled = CampaignFactory(application=campaign.application, state="disabled")
+    CouponFactory(campaign=campaign, value="HERE-1", attributes={"city": "Oslo"})
+    CouponFactory(campaign=disabled, value="THERE-1", attributes={"city": "Oslo"})
+    CouponFactory(value="OTHER-APP-1", attributes={"city": "Oslo"})
+    url = f"/v1/applications/{campaign.application_id}/coupons_search_advanced/no_total"
+
+    everywhere = post_json(client, f"{url}?sort=value", {"city": "Oslo"}, viewer)
+    in_disabled = post_json(client, f"{url}?campaignState=disabled", {"city": "Oslo"}, viewer)
+    bad_state = post_json(client, f"{url}?campaignState=asleep", {}, viewer)
+
+    assert [c["value"] for c in everywhere.json()["data"]] == ["HERE-1", "THERE-1"]
+    assert [c["value"] for c in in_disabled.json()["data"]] == ["THERE-1"]
+    assert assert_error(bad_state, 400, "invalid_query_parameter")["errors"][0]["source"] == {
+        "parameter": "campaignState"
+    }
+
+
+@pytest.mark.parametrize(
+    "body", [{"undefined": 1}, {"venue": "twelve"}, [1, 2], '"venue"'], ids=repr
+)
+def test_a_search_body_that_is_not_coupon_attributes_is_400(
+    client: Client, campaign: Campaign, viewer: dict[str, str], body: Any
+) -> None:
+    define(campaign, "venue", AttributeDefinition.Type.NUMBER)
+
+    response = post_json(client, f"{base(campaign)}/coupons_search_advanced/no_total", body, viewer)
+
+    assert pointer(assert_error(response, 400, "invalid")) == ""
+
+
+def test_a_search_of_another_tenants_coupons_is_not_found(
+    client: Client, campaign: Campaign, viewer: dict[str, str]
+) -> None:
+    theirs = CampaignFactory()
+    mine = f"/v1/applications/{campaign.application_id}/campaigns/{theirs.pk}"
+
+    answers = [
+        post_json(client, f"{mine}/coupons_search_advanced/no_total", {}, viewer),
+        post_json(client, f"{base(theirs)}/coupons_search_advanced/no_total", {}, viewer),
+        post_json(
+            client,
+            f"/v1/applications/{theirs.application_id}/coupons_search_advanced/no_total",
+            {},
+            viewer,
+        ),
+    ]
+
+    assert [answer.status_code for answer in answers] == [404, 404, 404]
+
+
+# ---------------------------------------------------------------------------------------------
+# deleteCoupons
+
+
+def test_deleting_coupons_deletes_those_the_filters_match_with_what_counts_for_them(
+    client: Client, campaign: Campaign, editor: dict[str, str]
+) -> None:
+    doomed = CouponFactory(campaign=campaign, batch_id="oldbatch", usage_limit=5, usage_counter=1)
+    CouponFactory(campaign=campaign, batch_id="oldbatch")
+    kept = CouponFactory(campaign=campaign, batch_id="newbatch")
+    elsewhere = CouponFactory(campaign=CampaignFactory(application=campaign.application))
+    elsewhere.batch_id = "oldbatch"
+    elsewhere.save()
+    session = CustomerSessionFactory(application=campaign.application)
+    CouponRedemption.objects.create(coupon=doomed, session=session, profile=session.profile)
+    CouponReservationFactory(coupon=doomed)
+
+    response = client.delete(f"{base(campaign)}/coupons?batchId=oldbatch", headers=editor)
+
+    assert response.status_code == 204
+    assert set(Coupon.objects.values_list("pk", flat=True)) == {kept.pk, elsewhere.pk}
+    assert not CouponRedemption.objects.exists()
+    assert not CouponReservation.objects.exists()
+
+
+def test_deleting_without_filters_empties_the_campaign_only(
+    client: Client, campaign: Campaign, editor: dict[str, str]
+) -> None:
+    CouponFactory.create_batch(3, campaign=campaign)
+    other = CouponFactory(campaign=CampaignFactory(application=campaign.application))
+
+    response = client.delete(f"{base(campaign)}/coupons", headers=editor)
+
+    assert response.status_code == 204
+    assert list(Coupon.objects.values_list("pk", flat=True)) == [other.pk]
+
+
+@pytest.mark.parametrize(
+    "query", ["valid=soon", "createdBefore=yesterday", "usable=maybe", "referralId=4"]
+)
+def test_deleting_with_a_bad_filter_is_400_and_deletes_nothing(
+    client: Client, campaign: Campaign, editor: dict[str, str], query: str
+) -> None:
+    CouponFactory(campaign=campaign)
+
+    response = client.delete(f"{base(campaign)}/coupons?{query}", headers=editor)
+
+    assert_error(response, 400, "invalid_query_parameter")
+    assert Coupon.objects.count() == 1
+
+
+def test_a_viewer_cannot_delete_coupons_nor_anyone_another_tenants(
+    client: Client, campaign: Campaign, viewer: dict[str, str], editor: dict[str, str]
+) -> None:
+    CouponFactory(campaign=campaign)
+    theirs = CouponFactory()
+    mine = f"/v1/applications/{campaign.application_id}/campaigns/{theirs.campaign_id}"
+
+    by_viewer = client.delete(f"{base(campaign)}/coupons", headers=viewer)
+    across = client.delete(f"{mine}/coupons", headers=editor)
+    direct = client.delete(f"{base(theirs.campaign)}/coupons", headers=editor)
+
+    assert_error(by_viewer, 403, "role_too_low")
+    assert [across.status_code, direct.status_code] == [404, 404]
+    assert Coupon.objects.count() == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# updateCouponBatch
+
+
+def test_a_batch_is_updated_and_dates_not_sent_are_cleared_as_in_talon_one(
+    client: Client, campaign: Campaign, editor: dict[str, str]
+) -> None:
+    define(campaign, "venue", AttributeDefinition.Type.NUMBER)
+    later = timezone.now() + timedelta(days=9)
+    first = CouponFactory(campaign=campaign, batch_id="spring", expiry_date=later)
+    second = CouponFactory(campaign=campaign, batch_id="spring", attributes={"venue": "1"})
+    other = CouponFactory(campaign=campaign, batch_id="autumn", expiry_date=later)
+    body = {
+        "batchID": "spring",
+        "usageLimit": 7,
+        "discountLimit": 12.5,
+        "startDate": "2030-01-01T00:00:00Z",
+        "attributes": {"venue": 4},
+    }
+
+    response = client.put(
+        f"{base(campaign)}/coupons", body, content_type="application/json", headers=editor
+    )
+
+    assert response.status_code == 204
+    for coupon in (first, second):
+        coupon.refresh_from_db()
+        assert coupon.usage_limit == 7
+        assert coupon.discount_limit == Decimal("12.5")
+        assert rfc3339(coupon.start_date) == "2030-01-01T00:00:00Z"
+        assert coupon.expiry_date is None
+        assert coupon.attributes == {"venue": "4"}
+    other.refresh_from_db()
+    assert (other.usage_limit, other.expiry_date) == (1, later)
+
+
+def test_a_limit_below_what_a_coupon_has_counted_changes_no_coupon(
+    client: Client, campaign: Campaign, editor: dict[str, str]
+) -> None:
+    CouponFactory(campaign=campaign, usage_limit=9, usage_counter=5)
+    fresh = CouponFactory(campaign=campaign, usage_limit=9)
+
+    response = client.put(
+        f"{base(campaign)}/coupons",
+        {"usageLimit": 3},
+        content_type="application/json",
+        headers=editor,
+    )
+
+    answer = assert_error(response, 400, "invalid")
+    assert pointer(answer) == "/usageLimit"
+    assert "at least 5" in answer["errors"][0]["details"]
+    fresh.refresh_from_db()
+    assert fresh.usage_limit == 9
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (
+            {"startDate": "2030-01-02T00:00:00Z", "expiryDate": "2030-01-01T00:00:00Z"},
+            "/expiryDate",
+        ),
+        ({"usageLimit": -1}, "/usageLimit"),
+        ({"batchId": "spring"}, "/batchId"),
+        ({"recipientIntegrationId": "ann"}, "/recipientIntegrationId"),
+        ({"attributes": {"undefined": 1}}, "/attributes"),
+    ],
+)
+def test_a_bad_batch_update_is_400_and_changes_nothing(
+    client: Client, campaign: Campaign, editor: dict[str, str], body: Any, where: str
+) -> None:
+    later = timezone.now() + timedelta(days=9)
+    coupon = CouponFactory(campaign=campaign, expiry_date=later)
+
+    response = client.put(
+        f"{base(campaign)}/coupons", body, content_type="application/json", headers=editor
+    )
+
+    assert response.status_code == 400, response.json()
+    assert pointer(response.json()) == where
+    coupon.refresh_from_db()
+    assert coupon.expiry_date == later
+
+
+def test_updating_a_batch_the_campaign_lacks_is_404_and_viewers_cannot(
+    client: Client, campaign: Campaign, editor: dict[str, str], viewer: dict[str, str]
+) -> None:
+    CouponFactory(campaign=campaign, batch_id="spring")
+    CouponFactory(campaign=CampaignFactory(application=campaign.application), batch_id="winter")
+    url = f"{base(campaign)}/coupons"
+
+    missing = client.put(
+        url, {"batchID": "winter"}, content_type="application/json", headers=editor
+    )
+    by_viewer = client.put(url, {"usageLimit": 4}, content_type="application/json", headers=viewer)
+
+    assert_error(missing, 404, "coupon_batch_not_found")
+    assert_error(by_viewer, 403, "role_too_low")
+    assert set(Coupon.objects.values_list("usage_limit", flat=True)) == {1}
+
+
+def test_a_search_compares_times_as_instants_and_lists_as_containing(
+    client: Client, campaign: Campaign, viewer: dict[str, str]
+) -> None:
+    define(campaign, "opens", AttributeDefinition.Type.TIME)
+    define(campaign, "venues", AttributeDefinition.Type.LIST_STRING)
+    later = "2026-03-01T10:00:00.123456+02:00"
+    CouponFactory(
+        campaign=campaign, value="HIT-1", attributes={"opens": later, "venues": ["a", "b"]}
+    )
+    CouponFactory(
+        campaign=campaign, value="HIT-2", attributes={"opens": "2026-03-01T08:00:00.123456Z"}
+    )
+    CouponFactory(
+        campaign=campaign, value="MISS-1", attributes={"opens": "2026-03-01T08:00:00.123Z"}
+    )
+    CouponFactory(campaign=campaign, value="MISS-2", attributes={"venues": ["b", "c"]})
+    CouponFactory(campaign=campaign, value="MISS-3", attributes={"venues": "a"})
+    url = f"{base(campaign)}/coupons_search_advanced/no_total?sort=value"
+
+    def found(body: dict[str, Any]) -> list[str]:
+        response = post_json(client, url, body, viewer)
+        assert response.status_code == 200, response.json()
+        return [c["value"] for c in response.json()["data"]]
+
+    assert found({"opens": "2026-03-01T07:00:00.123456-01:00"}) == ["HIT-1", "HIT-2"]
+    assert found({"venues": ["a"]}) == ["HIT-1"]
+    assert found({"venues": ["b", "a"]}) == ["HIT-1"]
+    assert found({"venues": ["b"]}) == ["HIT-1", "MISS-2"]
+    assert found({"venues": []}) == ["HIT-1", "MISS-2"]
+
+
+def test_a_search_never_fails_on_a_value_that_is_no_number_or_too_big(
+    client: Client, campaign: Campaign, viewer: dict[str, str]
+) -> None:
+    define(campaign, "venue", AttributeDefinition.Type.NUMBER)
+    # Written when ``venue`` was another type: never cast, never found.
+    CouponFactory(campaign=campaign, value="OLD-1", attributes={"venue": "twelve"})
+    CouponFactory(campaign=campaign, value="HIT-1", attributes={"venue": "1.5E+3"})
+    url = f"{base(campaign)}/coupons_search_advanced/no_total"
+
+    answers = [
+        post_json(client, url, body, viewer)
+        for body in ('{"venue": 1500}', '{"venue": 1e1000000}', '{"venue": 12}')
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert [[c["value"] for c in answer.json()["data"]] for answer in answers] == [
+        ["HIT-1"],
+        [],
+        [],
+    ]

@@ -26,6 +26,7 @@ from tests.factories import (
     EventFactory,
     api_key_headers,
 )
+from tests.management.documented import assert_conforms, openapi
 from tests.management.factories import ManagementKeyFactory, key_auth, member_headers
 from tests.management.test_sessions import assert_error
 
@@ -469,3 +470,167 @@ def test_a_session_updated_through_the_integration_api_is_read_back(
     events = ok(client, events_path(application, "?session=shop-cart-7"), auth)
     stored = Event.objects.filter(application=application, session_id=session["id"])
     assert ids(events) == sorted(stored.values_list("pk", flat=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# The list of customers, and the search by attributes
+
+
+def customers_path(application: Application, query: str = "") -> str:
+    return f"/v1/applications/{application.pk}/customers{query}"
+
+
+def search(
+    client: Client, application: Application, auth: dict[str, str], body: Any, query: str = ""
+) -> Any:
+    return client.post(
+        f"/v1/applications/{application.pk}/customer_search{query}",
+        data=body if isinstance(body, str) else dumps(body),
+        content_type="application/json",
+        headers=auth,
+    )
+
+
+def test_customers_are_listed_in_the_customer_shape_and_paged(
+    client: Client, application: Application, auth: dict[str, str]
+) -> None:
+    ada = CustomerProfileFactory(application=application, integration_id="ada")
+    grace = CustomerProfileFactory(application=application, integration_id="grace")
+    CustomerProfileFactory()  # another application's
+
+    body = ok(client, customers_path(application), auth)
+    assert body == {"hasMore": False, "data": body["data"]}
+    assert ids(body) == [ada.pk, grace.pk]
+    single = ok(client, f"/v1/applications/{application.pk}/customers/{ada.pk}", auth)
+    assert body["data"][0] == single
+
+    assert ok(client, customers_path(application, "?integrationId=grace"), auth)["data"] == [
+        ok(client, f"/v1/applications/{application.pk}/customers/{grace.pk}", auth)
+    ]
+    paged = ok(client, customers_path(application, "?pageSize=1&withTotalResultSize=true"), auth)
+    assert paged["hasMore"] is True
+    assert paged["totalResultSize"] == 2
+    assert ids(paged) == [ada.pk]
+    assert ids(ok(client, customers_path(application, "?sort=-integrationId"), auth)) == [
+        grace.pk,
+        ada.pk,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [("?withTotalResultSize=yes", "withTotalResultSize"), ("?pageSize=1001", "pageSize")],
+)
+def test_bad_customer_list_parameters_are_a_400(
+    client: Client, application: Application, auth: dict[str, str], query: str, parameter: str
+) -> None:
+    response = get(client, customers_path(application, query), auth)
+    body = assert_error(response, 400, "invalid_query_parameter")
+    assert body["errors"][0]["source"] == {"parameter": parameter}
+
+
+def test_customers_are_searched_by_exact_attributes_and_ids(
+    client: Client, application: Application, auth: dict[str, str]
+) -> None:
+    ada = CustomerProfileFactory(
+        application=application,
+        integration_id="ada",
+        attributes={"Language": "english", "Age": 36, "Tier": "gold"},
+    )
+    grace = CustomerProfileFactory(
+        application=application, integration_id="grace", attributes={"Language": "english"}
+    )
+    CustomerProfileFactory(application=application, attributes={"Language": "German"})
+    CustomerProfileFactory(attributes={"Language": "english"})  # another application's
+
+    def found(body: Any, query: str = "") -> Any:
+        response = search(client, application, auth, body, query)
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    assert ids(found({"attributes": {"Language": "english"}})) == [ada.pk, grace.pk]
+    assert ids(found({"attributes": {"Language": "english", "Age": 36}})) == [ada.pk]
+    assert ids(found({"attributes": {"Language": "English"}})) == []
+    assert ids(found({"attributes": {}, "integrationIDs": ["grace", "nobody"]})) == [grace.pk]
+    assert ids(found({"profileIDs": [ada.pk], "attributes": {"Language": "english"}})) == [ada.pk]
+    counted = found({"attributes": {"Language": "english"}}, "?withTotalResultSize=true")
+    assert counted["totalResultSize"] == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[1, 2",
+        [1, 2],
+        {"attributes": ["Language"]},
+        {"integrationIDs": "ada"},
+        {"profileIDs": ["ada"]},
+        {"profileIDs": [0]},
+        {"profileIDs": list(range(1, 1002))},
+    ],
+)
+def test_a_bad_search_is_a_400(
+    client: Client, application: Application, auth: dict[str, str], body: Any
+) -> None:
+    response = search(client, application, auth, body)
+    assert response.status_code == 400
+    assert response.json()["StatusCode"] == 400
+
+
+def test_another_applications_customers_answer_404(
+    client: Client, application: Application, auth: dict[str, str]
+) -> None:
+    other = ApplicationFactory()
+    CustomerProfileFactory(application=other)
+    assert_error(get(client, customers_path(other), auth), 404, "application_not_found")
+    assert_error(search(client, other, auth, {}), 404, "application_not_found")
+
+
+@pytest.mark.parametrize(
+    "with_total", ["", "?withTotalResultSize=false", "?withTotalResultSize=true"]
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_customer_page_is_what_its_schema_documents(
+    client: Client, application: Application, auth: dict[str, str], with_total: str, method: str
+) -> None:
+    CustomerProfileFactory(application=application, attributes={"Language": "english"})
+    if method == "get":
+        path = "/v1/applications/{application_id}/customers"
+        response = get(client, customers_path(application, with_total), auth)
+    else:
+        path = "/v1/applications/{application_id}/customer_search"
+        response = search(client, application, auth, {"attributes": {}}, with_total)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert set(body) == (
+        {"hasMore", "totalResultSize", "data"}
+        if with_total.endswith("true")
+        else {"hasMore", "data"}
+    )
+    assert_conforms(openapi(client), path, method, body)
+
+
+def test_a_customer_search_compares_numbers_as_numbers_and_lists_as_containing(
+    client: Client, application: Application, auth: dict[str, str]
+) -> None:
+    ada = CustomerProfileFactory(
+        application=application, attributes={"Age": "36", "Tags": ["vip", "web"], "Vip": True}
+    )
+    grace = CustomerProfileFactory(
+        application=application, attributes={"Age": 36.0, "Tags": ["web"], "Note": None}
+    )
+    CustomerProfileFactory(application=application, attributes={"Age": "thirty-six", "Vip": 1})
+
+    def found(body: str) -> list[int]:
+        response = search(client, application, auth, body)
+        assert response.status_code == 200, response.content
+        return ids(response.json())
+
+    assert found('{"attributes": {"Age": 36}}') == [ada.pk, grace.pk]
+    assert found('{"attributes": {"Age": 36.00}}') == [ada.pk, grace.pk]
+    assert found('{"attributes": {"Age": 1e1000000}}') == []
+    assert found('{"attributes": {"Tags": ["web"]}}') == [ada.pk, grace.pk]
+    assert found('{"attributes": {"Tags": ["web", "vip"]}}') == [ada.pk]
+    assert found('{"attributes": {"Vip": true}}') == [ada.pk]
+    assert found('{"attributes": {"Note": null}}') == [grace.pk]

@@ -1,0 +1,357 @@
+"""Referrals in CSV files: import them into a campaign (``referrals_import_csv``) and export
+them (``referrals_export_csv``), in Talon.One's columns.
+
+Importing works as the coupons' import does (``campaigns.services.coupon_csv``): every row is
+checked before any is written (codes repeated in the file or already in the application, a
+missing advocate, a friend who is the advocate, bad dates, limits or attributes), each problem
+is reported with its line and column, and only a file without problems is imported, in one
+transaction, its referrals sharing a new ``batchId``. An export imports as it is: the columns
+only an export has (``id``, ``counter``, …) are skipped, and ``friendprofileintegrationid``,
+which Talon.One exports but does not document for imports, is read back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import secrets
+import string
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from campaigns.models import Application, Campaign, Referral
+from campaigns.models.attributes import AttributeEntity
+from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH
+from campaigns.models.referrals import REFERRAL_CODE_MAX_LENGTH, REFERRAL_USAGE_LIMIT_MAX
+from campaigns.services.attribute_values import attribute_definitions, attributes_read
+from campaigns.services.coupon_batches import BATCH_ID_LENGTH
+from campaigns.services.coupon_csv import (
+    EXPORT_CHUNK_SIZE,
+    IMPORT_ERRORS_MAX,
+    ImportResult,
+    ImportRowError,
+    csv_cell,
+    csv_writer,
+)
+from campaigns.services.coupons import coupon_code_normalised
+from rules.values import parse_instant
+
+REFERRAL_CODE_MIN_LENGTH: Final = 4
+"""The shortest code an import takes (Talon.One's ``Referral.code`` has at least 4)."""
+
+IMPORT_COLUMNS: Final = (
+    "code",
+    "advocateprofileintegrationid",
+    "friendprofileintegrationid",
+    "startdate",
+    "expirydate",
+    "limitval",
+    "attributes",
+)
+"""The columns an import reads: ``code`` and ``advocateprofileintegrationid`` are required."""
+
+EXPORT_COLUMNS: Final = (
+    "id",
+    "created",
+    "campaignid",
+    "advocateprofileintegrationid",
+    "friendprofileintegrationid",
+    "startdate",
+    "expirydate",
+    "code",
+    "importid",
+    "attributes",
+    "batchid",
+    "counter",
+    "limitval",
+)
+"""Talon.One's export columns, in its order."""
+
+_IMPORT_SKIPPED: Final = frozenset(set(EXPORT_COLUMNS) - set(IMPORT_COLUMNS))
+"""Columns of an export that an import skips: what the server counts or assigns."""
+
+EXCEL_DATE_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+"""``dateFormat=excel``: a time as spreadsheets read it (UTC, to the second)."""
+
+
+class _TooManyErrors(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _ImportedReferral:
+    line: int
+    code: str
+    advocate: str
+    friend: str
+    start_date: datetime | None
+    expiry_date: datetime | None
+    usage_limit: int
+    attributes: dict[str, Any]
+
+
+def referrals_import_csv(*, campaign: Campaign, rows: Iterable[str]) -> ImportResult:
+    """Import the referrals of a CSV file into the campaign: all of them, or none.
+
+    ``rows`` is the file's text (a stream opened with ``newline=""``, or its lines). The first
+    row names the columns (``IMPORT_COLUMNS``, any order, any case; an export's own columns are
+    skipped). Dates are RFC 3339; ``limitval`` defaults to 1 (0 is unlimited); ``attributes`` is
+    a JSON object of custom ``Referral`` attributes. Codes are normalised by the application's
+    case sensitivity. The result carries the referrals' new ``batch_id``, or every problem.
+    """
+    application = campaign.application
+    errors: list[ImportRowError] = []
+
+    def error(line: int, column: str, message: str) -> None:
+        errors.append(ImportRowError(line, column, message))
+        if len(errors) >= IMPORT_ERRORS_MAX:
+            raise _TooManyErrors
+
+    parsed: list[_ImportedReferral] = []
+    definitions = attribute_definitions(application, AttributeEntity.REFERRAL)
+    with contextlib.suppress(_TooManyErrors):
+        parsed = _rows_read(rows, application=application, definitions=definitions, error=error)
+        _duplicates_check(parsed, application=application, error=error)
+    if errors:
+        return ImportResult(0, "", tuple(sorted(errors, key=lambda e: e.line)))
+    try:
+        with transaction.atomic():
+            batch_id = _batch_id_new(application)
+            Referral.objects.bulk_create(
+                (
+                    Referral(
+                        application=application,
+                        campaign=campaign,
+                        code=row.code,
+                        advocate_profile_integration_id=row.advocate,
+                        friend_profile_integration_id=row.friend,
+                        start_date=row.start_date,
+                        expiry_date=row.expiry_date,
+                        usage_limit=row.usage_limit,
+                        attributes=row.attributes,
+                        batch_id=batch_id,
+                    )
+                    for row in parsed
+                ),
+                batch_size=5_000,
+            )
+    except IntegrityError:
+        # Codes created by someone else since they were checked: say which.
+        with contextlib.suppress(_TooManyErrors):
+            _duplicates_check(parsed, application=application, error=error)
+        if not errors:
+            raise
+        return ImportResult(0, "", tuple(sorted(errors, key=lambda e: e.line)))
+    return ImportResult(len(parsed), batch_id)
+
+
+def _batch_id_new(application: Application) -> str:
+    """A batch id no referral of the application has: 8 lower-case letters, as Talon.One's."""
+    while True:
+        candidate = "".join(secrets.choice(string.ascii_lowercase) for _ in range(BATCH_ID_LENGTH))
+        if not Referral.objects.filter(application=application, batch_id=candidate).exists():
+            return candidate
+
+
+def _rows_read(
+    rows: Iterable[str],
+    *,
+    application: Application,
+    definitions: Mapping[str, str],
+    error: Callable[[int, str, str], None],
+) -> list[_ImportedReferral]:
+    """The file's rows, read and checked one by one; problems go to ``error``."""
+    reader = csv.reader(rows)
+    header = next(reader, None)
+    if header is None:
+        error(1, "", "the file is empty: it needs a header row naming the columns")
+        return []
+    names = [name.strip().lower() for name in header]
+    columns: dict[str, int] = {}
+    problems: list[tuple[str, str]] = []
+    for position, name in enumerate(names):
+        if name in _IMPORT_SKIPPED:
+            continue
+        if name not in IMPORT_COLUMNS:
+            problems.append((name, f"unknown column; the columns are {', '.join(IMPORT_COLUMNS)}"))
+        elif name in columns:
+            problems.append((name, "the column appears twice"))
+        else:
+            columns[name] = position
+    for required in ("code", "advocateprofileintegrationid"):
+        if required not in columns:
+            problems.append((required, "the required column is missing"))
+    if problems:
+        for column, message in problems:
+            error(1, column, message)
+        return []
+    parsed: list[_ImportedReferral] = []
+    first_line: dict[str, int] = {}
+    data_rows = 0
+    end_of_previous = reader.line_num
+    for fields in reader:
+        line = end_of_previous + 1
+        end_of_previous = reader.line_num
+        if not fields or fields == [""]:
+            continue
+        data_rows += 1
+        if len(fields) != len(names):
+            error(line, "", f"has {len(fields)} fields; the header has {len(names)}")
+            continue
+        row = _row_read(
+            {column: fields[position].strip() for column, position in columns.items()},
+            line=line,
+            application=application,
+            definitions=definitions,
+            error=error,
+        )
+        if row is None:
+            continue
+        if row.code in first_line:
+            error(line, "code", f"{row.code!r} is already on line {first_line[row.code]}")
+            continue
+        first_line[row.code] = line
+        parsed.append(row)
+    if not data_rows:
+        error(2, "", "the file has no referrals")
+    return parsed
+
+
+def _row_read(
+    fields: Mapping[str, str],
+    *,
+    line: int,
+    application: Application,
+    definitions: Mapping[str, str],
+    error: Callable[[int, str, str], None],
+) -> _ImportedReferral | None:
+    """One row, checked; None (and its problems reported) when something is wrong."""
+    problems = 0
+
+    def wrong(column: str, message: str) -> None:
+        nonlocal problems
+        problems += 1
+        error(line, column, message)
+
+    code = coupon_code_normalised(application=application, value=fields["code"])
+    if not REFERRAL_CODE_MIN_LENGTH <= len(code) <= REFERRAL_CODE_MAX_LENGTH:
+        wrong("code", f"has {REFERRAL_CODE_MIN_LENGTH} to {REFERRAL_CODE_MAX_LENGTH} characters")
+    advocate = fields["advocateprofileintegrationid"]
+    friend = fields.get("friendprofileintegrationid", "")
+    for column, value in (
+        ("advocateprofileintegrationid", advocate),
+        ("friendprofileintegrationid", friend),
+    ):
+        if len(value) > INTEGRATION_ID_MAX_LENGTH:
+            wrong(column, f"has at most {INTEGRATION_ID_MAX_LENGTH} characters")
+    if not advocate:
+        wrong("advocateprofileintegrationid", "is required")
+    elif friend == advocate:
+        wrong(
+            "friendprofileintegrationid", "is not the advocate: an advocate cannot refer themselves"
+        )
+    dates: dict[str, datetime | None] = {}
+    for column in ("startdate", "expirydate"):
+        text = fields.get(column, "")
+        dates[column] = parse_instant(text) if text else None
+        if text and dates[column] is None:
+            wrong(column, f"{text!r} is not an RFC 3339 time, such as 2025-07-01T04:00:00Z")
+    start, expiry = dates["startdate"], dates["expirydate"]
+    if start is not None and expiry is not None and expiry <= start:
+        wrong("expirydate", "is not after startdate")
+    usage_limit = 1
+    if text := fields.get("limitval", ""):
+        if text.isascii() and text.isdigit() and int(text) <= REFERRAL_USAGE_LIMIT_MAX:
+            usage_limit = int(text)
+        else:
+            wrong(
+                "limitval", f"{text!r} is not a whole number from 0 to {REFERRAL_USAGE_LIMIT_MAX}"
+            )
+    attributes: dict[str, Any] = {}
+    if text := fields.get("attributes", ""):
+        try:
+            raw = json.loads(text, parse_float=Decimal)
+        except ValueError:
+            wrong("attributes", "is not a JSON object")
+        else:
+            attributes, problem = attributes_read(raw, definitions, entity=AttributeEntity.REFERRAL)
+            if problem is not None:
+                wrong("attributes", problem)
+    if problems:
+        return None
+    return _ImportedReferral(line, code, advocate, friend, start, expiry, usage_limit, attributes)
+
+
+def _duplicates_check(
+    rows: Sequence[_ImportedReferral],
+    *,
+    application: Application,
+    error: Callable[[int, str, str], None],
+) -> None:
+    """Report the rows whose code the application already has."""
+    for start in range(0, len(rows), 5_000):
+        part = {row.code: row.line for row in rows[start : start + 5_000]}
+        taken = Referral.objects.filter(application=application, code__in=part).values_list(
+            "code", flat=True
+        )
+        for code in sorted(taken, key=part.__getitem__):
+            error(part[code], "code", f"{code!r} is already a referral of this application")
+
+
+def referrals_export_csv(
+    *, application: Application, referrals: QuerySet[Referral], excel_dates: bool = False
+) -> Iterator[str]:
+    """The application's referrals of ``referrals`` as CSV lines (``EXPORT_COLUMNS``), the
+    header first, in id order, made as they are read (``EXPORT_CHUNK_SIZE`` at a time): hand
+    the iterator to a streaming response.
+
+    Times are RFC 3339 in UTC, or ``2021-09-10 09:21:06`` (UTC) with ``excel_dates``;
+    attributes a JSON object; ``importid`` is empty (imports are not recorded apart from
+    their ``batchid``).
+    """
+    fields = (
+        "id",
+        "created",
+        "campaign_id",
+        "advocate_profile_integration_id",
+        "friend_profile_integration_id",
+        "start_date",
+        "expiry_date",
+        "code",
+        "attributes",
+        "batch_id",
+        "usage_counter",
+        "usage_limit",
+    )
+    numbers = {
+        name
+        for name, type_name in attribute_definitions(application, AttributeEntity.REFERRAL).items()
+        if type_name in ("number", "(list number)")
+    }
+    writer = csv_writer()
+    yield writer.writerow(EXPORT_COLUMNS)
+    rows = (
+        referrals.filter(application=application)
+        .order_by("id")
+        .values_list(*fields)
+        .iterator(EXPORT_CHUNK_SIZE)
+    )
+    for values in rows:
+        cells = [_cell(value, numbers, excel_dates=excel_dates) for value in values]
+        cells.insert(EXPORT_COLUMNS.index("importid"), "")
+        yield writer.writerow(cells)
+
+
+def _cell(value: Any, numbers: set[str], *, excel_dates: bool) -> str:
+    if excel_dates and isinstance(value, datetime):
+        return value.astimezone(UTC).strftime(EXCEL_DATE_FORMAT)
+    if isinstance(value, dict) and not value:
+        return "{}"
+    return csv_cell(value, numbers)

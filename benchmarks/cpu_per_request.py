@@ -9,17 +9,20 @@ that of its PostgreSQL backend (``/proc/<pid>/stat``) around each batch. With ``
 bare view's instead.
 
 Run: ``.venv/bin/python -m benchmarks.cpu_per_request [--setup] [--bare] [--requests 1000]
-[--batches 3]``. ``--setup`` (re)creates ``talonone_bench`` and seeds it as ``session_update.py``
-does (it is needed once, and again after ``session_update.py``, which drops the database); the
-key is kept in ``var/bench-key.json``.
-"""
+[--batches 3] [--profile N]``. ``--setup`` (re)creates ``talonone_bench`` and seeds it as
+``session_update.py`` does (it is needed once, and again after ``session_update.py``, which
+drops the database); the key is kept in ``var/bench-key.json``. ``--profile N`` runs N requests
+under cProfile instead, timed in CPU time, and prints the top functions."""
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import session_update as su
@@ -36,6 +39,16 @@ def _backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _profile(run: Callable[[int], None], count: int) -> None:
+    """Run ``count`` requests under cProfile, timed in this process's CPU time (waiting for
+    PostgreSQL costs nothing here); print the functions by own and by total time."""
+    profiler = cProfile.Profile(time.process_time)
+    profiler.runcall(run, count)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(40)
+    stats.sort_stats("cumulative").print_stats(60)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--setup", action="store_true", help="recreate and seed the database")
@@ -44,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--pg", default=su.PG_SERVER, help="PostgreSQL server URL, no database")
     parser.add_argument("--redis-url", default=su.REDIS_URL)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of measuring, run N requests under cProfile and print the top functions",
+    )
     args = parser.parse_args(argv)
 
     env = su.environment(args)
@@ -79,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"status {status}: {answer[:500]!r}")
 
     run(2 * SLOTS)  # warm: compiled rules, cached application, every session created
+    if args.profile:
+        _profile(run, args.profile)
+        return 0
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]

@@ -764,6 +764,8 @@ def statement_label(sql: str) -> str:
 APP_PARTS: list[tuple[str, str, str]] = [
     # (module or module:class, attribute, part)
     ("integration.authentication:ApiKeyAuthentication", "authenticate", "auth (API key)"),
+    # A PUT with a key alone: the key is checked by the statement that locks the session.
+    ("integration.sessions", "integration_key_session_lock", "auth and session lock"),
     ("integration.views:DecimalJSONParser", "parse", "parse: JSON"),
     ("integration.sessions", "parse_session_update", "parse: validate"),
     ("integration.sessions", "attribute_schema_get", "attribute schema"),

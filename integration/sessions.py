@@ -9,15 +9,30 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
 
 from campaigns.compiled import attribute_schema_get
 from campaigns.evaluation import Exclusion, typed_attributes
-from campaigns.models import CartItem, Coupon, CustomerProfile, CustomerSession, Referral
+from campaigns.models import (
+    Application,
+    CartItem,
+    Coupon,
+    CustomerProfile,
+    CustomerSession,
+    Referral,
+)
 from campaigns.selectors import customer_session_get
-from campaigns.services.sessions import SessionOutcome, customer_session_update
+from campaigns.services.keys import integration_key_session_lock, integration_key_used
+from campaigns.services.sessions import LockedSession, SessionOutcome, customer_session_update
+from integration.authentication import (
+    api_key_alone,
+    api_key_authenticated,
+    api_key_unknown,
+    request_api_key,
+)
 from integration.errors import BadRequest, ErrorItem, NotFound
 from integration.payloads import parse_session_update
 from integration.render import (
@@ -35,7 +50,7 @@ from integration.render import (
 from integration.views import IntegrationView
 from rules.engine import FiredEffect, RuleFailure, RuleRef
 from rules.types import Type
-from rules.values import parse_rfc3339
+from rules.values import parse_instant
 
 JSON = "application/json"
 
@@ -49,10 +64,63 @@ def query_flag(request: Request, name: str) -> bool:
 
 
 class CustomerSessionView(IntegrationView):
-    """Create or update a session and run the rules (``PUT``); read it (``GET``)."""
+    """Create or update a session and run the rules (``PUT``); read it (``GET``).
+
+    The hot path: a ``PUT`` that carries an API key and no ``Content-Signature`` has its key
+    checked by ``put`` itself, in the update's transaction, by the statement that reads and
+    locks the session (``integration_key_session_lock``), rather than by DRF's authentication
+    in a statement of its own before it: one round trip fewer. The outcome is the same: the
+    key is checked before anything else (the body included) and refused with the same 401
+    (malformed, or unknown or expired: then nothing is locked, let alone written), and the
+    request is authenticated as the key's application as ``ApiKeyAuthentication`` would
+    have done it. Signed requests, and requests without a key, take DRF's way.
+    """
+
+    def perform_authentication(self, request: Request) -> None:
+        if not self._checks_key(request):
+            super().perform_authentication(request)
+
+    def check_permissions(self, request: Request) -> None:
+        if not self._checks_key(request):
+            super().check_permissions(request)
+
+    def _checks_key(self, request: Request) -> bool:
+        """Whether ``put`` checks the request's API key itself (see the class)."""
+        return request.method == "PUT" and api_key_alone(request)
 
     def put(self, request: Request, customer_session_id: str) -> HttpResponse:
-        application = self.application
+        if not self._checks_key(request):
+            return self._update(request, customer_session_id, self.application)
+        raw_key = request_api_key(request)
+        assert raw_key is not None, "_checks_key saw an ApiKey-v1 authorization"
+        now = timezone.now()
+        found = None
+        try:
+            with transaction.atomic():
+                found = integration_key_session_lock(
+                    raw_key=raw_key, integration_id=customer_session_id, now=now
+                )
+                if found is None:
+                    raise api_key_unknown()
+                api_key_authenticated(request, found.application)
+                return self._update(
+                    request,
+                    customer_session_id,
+                    found.application,
+                    locked=LockedSession(found.session),
+                )
+        finally:
+            # After the transaction, which a dry run rolls back.
+            if found is not None:
+                integration_key_used(found, now=now)
+
+    def _update(
+        self,
+        request: Request,
+        customer_session_id: str,
+        application: Application,
+        locked: LockedSession | None = None,
+    ) -> HttpResponse:
         schema = attribute_schema_get(application=application)
         update = parse_session_update(request.data, custom_attributes=schema.declared)
         dry = query_flag(request, "dry")
@@ -63,6 +131,7 @@ class CustomerSessionView(IntegrationView):
             custom_types=schema.types,
             now=evaluation_time(request, dry=dry),
             dry=dry,
+            locked=locked,
         )
         return json_response(
             render_session_update_response(
@@ -117,7 +186,8 @@ def evaluation_time(request: Request, *, dry: bool) -> datetime:
     given = request.query_params.get("now")
     if given is None:
         return timezone.now()
-    moment = parse_rfc3339(str(given))
+    # The instant, in UTC: PostgreSQL stores no offset beyond ±15:59, which RFC 3339 allows.
+    moment = parse_instant(str(given))
     if not dry or moment is None:
         detail = "an RFC 3339 time" if moment is None else "only allowed with dry=true"
         raise BadRequest(

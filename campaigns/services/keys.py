@@ -12,6 +12,7 @@ authentication makes on every request, so each is one indexed query; the key's
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -20,8 +21,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from campaigns.compiled import application_at_version
-from campaigns.models import Application, IntegrationApiKey, SigningSecret
-from campaigns.rows import api_key_find
+from campaigns.models import Application, CustomerSession, IntegrationApiKey, SigningSecret
+from campaigns.rows import api_key_find, api_key_session_locked
 from integration.keys import generate_api_key, key_hash
 
 #: How stale ``IntegrationApiKey.last_used_at`` may be: it is rewritten only when older, so
@@ -74,12 +75,54 @@ def integration_key_authenticate(*, raw_key: str, now: datetime) -> Application 
     if found is None:
         return None
     key_id, last_used_at, application_id, rules_version = found
+    _mark_used(key_id=key_id, last_used_at=last_used_at, now=now)
+    return application_at_version(pk=application_id, rules_version=rules_version)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedSession:
+    """What ``integration_key_session_lock`` found: the key's application, and its session
+    (locked; ``None`` when the application has no such session yet)."""
+
+    application: Application
+    session: CustomerSession | None
+    key_id: int
+    last_used_at: datetime | None
+
+
+def integration_key_session_lock(
+    *, raw_key: str, integration_id: str, now: datetime
+) -> KeyedSession | None:
+    """``integration_key_authenticate`` and the lock of the application's session
+    ``integration_id`` in one statement (``campaigns.rows.api_key_session_locked``): the
+    session endpoint's hot path, which would otherwise spend a round trip on each. ``None``
+    when the key is unknown or expired; then nothing is locked.
+
+    It must run in a transaction (the lock lasts until it ends), and leaves the key's
+    ``last_used_at`` to ``integration_key_used``, to be called after that transaction: a
+    dry run rolls its transaction back, and the key's row is not to stay locked meanwhile.
+    """
+    found = api_key_session_locked(hashed=key_hash(raw_key), now=now, integration_id=integration_id)
+    if found is None:
+        return None
+    (key_id, last_used_at, application_id, rules_version), session = found
+    application = application_at_version(pk=application_id, rules_version=rules_version)
+    return KeyedSession(application, session, key_id, last_used_at)
+
+
+def integration_key_used(found: KeyedSession, *, now: datetime) -> None:
+    """Record the use of the key of ``integration_key_session_lock`` (at most once a minute)."""
+    _mark_used(key_id=found.key_id, last_used_at=found.last_used_at, now=now)
+
+
+def _mark_used(*, key_id: int, last_used_at: datetime | None, now: datetime) -> None:
+    """Set the key's ``last_used_at`` to ``now`` when it is more than ``LAST_USED_RESOLUTION``
+    old: one conditional update, which concurrent requests cannot repeat within the minute."""
     stale_before = now - LAST_USED_RESOLUTION
     if last_used_at is None or last_used_at < stale_before:
         IntegrationApiKey.objects.filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=key_id
         ).update(last_used_at=now)
-    return application_at_version(pk=application_id, rules_version=rules_version)
 
 
 @transaction.atomic

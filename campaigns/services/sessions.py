@@ -56,6 +56,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -244,6 +245,15 @@ class _Returned:
     quantity: int
 
 
+@dataclass(frozen=True, slots=True)
+class LockedSession:
+    """A session the caller has already read and locked, with its profile, in a transaction it
+    holds open (``campaigns.services.keys.integration_key_session_lock`` does so with the API
+    key's check). ``session`` is ``None`` when there was no such session."""
+
+    session: CustomerSession | None
+
+
 def customer_session_update(
     *,
     application: Application,
@@ -252,15 +262,23 @@ def customer_session_update(
     custom_types: Mapping[str, Mapping[str, Type]],
     now: datetime,
     dry: bool = False,
+    locked: LockedSession | None = None,
 ) -> SessionOutcome:
-    """Apply ``update`` to the session ``integration_id`` and evaluate it (see the module)."""
-    with transaction.atomic():
+    """Apply ``update`` to the session ``integration_id`` and evaluate it (see the module).
+
+    In a transaction of its own; or, given the session ``locked`` by the caller, in the
+    caller's transaction (which ``dry`` then marks for rollback, and an error rolls back),
+    without reading the session again nor opening a savepoint (two more round trips)."""
+    if locked is not None:
+        assert transaction.get_connection().in_atomic_block, "the lock needs its transaction"
+    with transaction.atomic() if locked is None else nullcontext():
         outcome = _update(
             application=application,
             integration_id=integration_id,
             update=update,
             custom_types=custom_types,
             now=now,
+            locked=locked,
         )
         if dry:
             transaction.set_rollback(True)
@@ -324,11 +342,19 @@ def customer_session_reopen(
 
 
 def _locked_session(
-    *, application: Application, integration_id: str, initial_state: str
+    *,
+    application: Application,
+    integration_id: str,
+    initial_state: str,
+    locked: LockedSession | None = None,
 ) -> tuple[CustomerSession, bool]:
     """The session with its profile, locked until the transaction ends: one statement when it
-    exists; created (as ``initial_state``) when it does not."""
-    found = session_locked(application_id=application.pk, integration_id=integration_id)
+    exists (none when the caller ``locked`` it); created (as ``initial_state``) when it does
+    not."""
+    if locked is not None:
+        found = locked.session
+    else:
+        found = session_locked(application_id=application.pk, integration_id=integration_id)
     if found is not None:
         return found, False
     try:
@@ -361,10 +387,14 @@ def _update(
     update: SessionUpdate,
     custom_types: Mapping[str, Mapping[str, Type]],
     now: datetime,
+    locked: LockedSession | None,
 ) -> SessionOutcome:
     requested = update.state or OPEN
     session, created = _locked_session(
-        application=application, integration_id=integration_id, initial_state=requested
+        application=application,
+        integration_id=integration_id,
+        initial_state=requested,
+        locked=locked,
     )
     current = None if created else session.state
     if created and requested not in _INITIAL_STATES:

@@ -30,10 +30,18 @@ from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH, MONEY_DIGITS, 
 from campaigns.services.attribute_values import attribute_definitions, attributes_read
 from campaigns.services.coupon_batches import PATTERN_MIN_LENGTH, coupon_batch_insert
 from campaigns.services.coupons import coupon_code_normalised
+from campaigns.services.csv_import import (
+    CsvLayout,
+    ImportProblems,
+    ImportResult,
+    ImportRowError,
+    TooManyProblems,
+    codes_taken_report,
+    csv_rows_read,
+)
 from rules.values import parse_instant
 
-IMPORT_ERRORS_MAX: Final = 1_000
-"""An import stops checking rows after this many problems."""
+__all__ = ["ImportResult", "ImportRowError", "coupons_export_csv", "coupons_import_csv"]
 
 EXPORT_CHUNK_SIZE: Final = 2_000
 """Rows read per round trip while exporting."""
@@ -91,33 +99,14 @@ _IMPORT_SKIPPED: Final = frozenset(
 )
 """Columns of an export that an import skips: what the server counts or assigns."""
 
-
-@dataclass(frozen=True, slots=True)
-class ImportRowError:
-    """A problem with one field of an imported file: ``line`` is the line the row starts on
-    (the header is line 1) and ``column`` the column's name (empty for the row as a whole)."""
-
-    line: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
-        return f"{where}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    """What an import did: ``imported`` rows (coupons, referrals) under ``batch_id``, or
-    nothing and ``errors`` (at most ``IMPORT_ERRORS_MAX``; checking stops there)."""
-
-    imported: int
-    batch_id: str
-    errors: tuple[ImportRowError, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
+IMPORT_LAYOUT: Final = CsvLayout(
+    columns=IMPORT_COLUMNS,
+    required=("value",),
+    key="value",
+    noun="coupons",
+    aliases=_IMPORT_ALIASES,
+    skipped=_IMPORT_SKIPPED,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +119,6 @@ class _ImportedRow:
     usage_limit: int
     discount_limit: Decimal
     attributes: dict[str, Any]
-
-
-class _TooManyErrors(Exception):
-    pass
 
 
 def coupons_import_csv(*, campaign: Campaign, rows: Iterable[str]) -> ImportResult:
@@ -151,26 +136,22 @@ def coupons_import_csv(*, campaign: Campaign, rows: Iterable[str]) -> ImportResu
     under a new batch id (an imported ``CouponBatch``).
     """
     application = campaign.application
-    errors: list[ImportRowError] = []
-
-    def error(line: int, column: str, message: str) -> None:
-        errors.append(ImportRowError(line, column, message))
-        if len(errors) >= IMPORT_ERRORS_MAX:
-            raise _TooManyErrors
-
+    definitions = attribute_definitions(application, "Coupon")
+    problems = ImportProblems()
     parsed: list[_ImportedRow] = []
-    try:
-        parsed = _import_rows_read(
+    with contextlib.suppress(TooManyProblems):
+        parsed = csv_rows_read(
             rows,
-            application=application,
-            definitions=attribute_definitions(application, "Coupon"),
-            error=error,
+            IMPORT_LAYOUT,
+            read_row=lambda fields, line: _import_row_read(
+                fields, line=line, application=application, definitions=definitions, error=problems
+            ),
+            key_of=lambda row: row.value,
+            error=problems,
         )
-        _import_duplicates_check(parsed, application=application, error=error)
-    except _TooManyErrors:
-        pass
-    if errors:
-        return ImportResult(0, "", tuple(sorted(errors, key=lambda e: e.line)))
+        _codes_taken_report(parsed, application=application, error=problems)
+    if problems:
+        return problems.result()
     try:
         with transaction.atomic():
             now = timezone.now()
@@ -204,76 +185,12 @@ def coupons_import_csv(*, campaign: Campaign, rows: Iterable[str]) -> ImportResu
             )
     except IntegrityError:
         # Codes created by someone else since they were checked: say which.
-        with contextlib.suppress(_TooManyErrors):
-            _import_duplicates_check(parsed, application=application, error=error)
-        if not errors:
+        with contextlib.suppress(TooManyProblems):
+            _codes_taken_report(parsed, application=application, error=problems)
+        if not problems:
             raise
-        return ImportResult(0, "", tuple(sorted(errors, key=lambda e: e.line)))
+        return problems.result()
     return ImportResult(len(parsed), batch.batch_id)
-
-
-def _import_rows_read(
-    rows: Iterable[str],
-    *,
-    application: Application,
-    definitions: Mapping[str, str],
-    error: Callable[[int, str, str], None],
-) -> list[_ImportedRow]:
-    """The file's rows, read and checked one by one; problems go to ``error``."""
-    reader = csv.reader(rows)
-    header = next(reader, None)
-    if header is None:
-        error(1, "", "the file is empty: it needs a header row naming the columns")
-        return []
-    names = [name.strip().lower() for name in header]
-    columns: dict[str, int] = {}
-    problems: list[tuple[str, str]] = []
-    for position, name in enumerate(names):
-        column = _IMPORT_ALIASES.get(name, name)
-        if column in _IMPORT_SKIPPED:
-            continue
-        if column not in IMPORT_COLUMNS:
-            problems.append((name, f"unknown column; the columns are {', '.join(IMPORT_COLUMNS)}"))
-        elif column in columns:
-            problems.append((name, "the column appears twice"))
-        else:
-            columns[column] = position
-    if "value" not in columns:
-        problems.append(("value", "the required column is missing"))
-    if problems:  # the rows would only echo the header's problems
-        for column, message in problems:
-            error(1, column, message)
-        return []
-    parsed: list[_ImportedRow] = []
-    first_line: dict[str, int] = {}
-    data_rows = 0
-    end_of_previous = reader.line_num
-    for fields in reader:
-        line = end_of_previous + 1
-        end_of_previous = reader.line_num
-        if not fields or fields == [""]:
-            continue  # a blank line
-        data_rows += 1
-        if len(fields) != len(names):
-            error(line, "", f"has {len(fields)} fields; the header has {len(names)}")
-            continue
-        row = _import_row_read(
-            {column: fields[position].strip() for column, position in columns.items()},
-            line=line,
-            application=application,
-            definitions=definitions,
-            error=error,
-        )
-        if row is None:
-            continue
-        if row.value in first_line:
-            error(line, "value", f"{row.value!r} is already on line {first_line[row.value]}")
-            continue
-        first_line[row.value] = line
-        parsed.append(row)
-    if not data_rows:
-        error(2, "", "the file has no coupons")
-    return parsed
 
 
 def _import_row_read(
@@ -346,20 +263,24 @@ def _import_row_read(
     )
 
 
-def _import_duplicates_check(
+def _codes_taken_report(
     rows: Sequence[_ImportedRow],
     *,
     application: Application,
     error: Callable[[int, str, str], None],
 ) -> None:
     """Report the rows whose code the application already has."""
-    for start in range(0, len(rows), 5_000):
-        part = {row.value: row.line for row in rows[start : start + 5_000]}
-        taken = Coupon.objects.filter(application=application, value__in=part).values_list(
-            "value", flat=True
-        )
-        for value in sorted(taken, key=part.__getitem__):
-            error(part[value], "value", f"{value!r} is already a coupon of this application")
+    codes_taken_report(
+        rows,
+        code_of=lambda row: row.value,
+        line_of=lambda row: row.line,
+        taken_among=lambda codes: Coupon.objects.filter(
+            application=application, value__in=codes
+        ).values_list("value", flat=True),
+        column="value",
+        already="is already a coupon of this application",
+        error=error,
+    )
 
 
 class _Echo:

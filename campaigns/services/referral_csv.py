@@ -13,7 +13,6 @@ which Talon.One exports but does not document for imports, is read back.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import secrets
 import string
@@ -32,15 +31,16 @@ from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH
 from campaigns.models.referrals import REFERRAL_CODE_MAX_LENGTH, REFERRAL_USAGE_LIMIT_MAX
 from campaigns.services.attribute_values import attribute_definitions, attributes_read
 from campaigns.services.coupon_batches import BATCH_ID_LENGTH
-from campaigns.services.coupon_csv import (
-    EXPORT_CHUNK_SIZE,
-    IMPORT_ERRORS_MAX,
-    ImportResult,
-    ImportRowError,
-    csv_cell,
-    csv_writer,
-)
+from campaigns.services.coupon_csv import EXPORT_CHUNK_SIZE, csv_cell, csv_writer
 from campaigns.services.coupons import coupon_code_normalised
+from campaigns.services.csv_import import (
+    CsvLayout,
+    ImportProblems,
+    ImportResult,
+    TooManyProblems,
+    codes_taken_report,
+    csv_rows_read,
+)
 from rules.values import parse_instant
 
 REFERRAL_CODE_MIN_LENGTH: Final = 4
@@ -77,12 +77,16 @@ EXPORT_COLUMNS: Final = (
 _IMPORT_SKIPPED: Final = frozenset(set(EXPORT_COLUMNS) - set(IMPORT_COLUMNS))
 """Columns of an export that an import skips: what the server counts or assigns."""
 
+IMPORT_LAYOUT: Final = CsvLayout(
+    columns=IMPORT_COLUMNS,
+    required=("code", "advocateprofileintegrationid"),
+    key="code",
+    noun="referrals",
+    skipped=_IMPORT_SKIPPED,
+)
+
 EXCEL_DATE_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 """``dateFormat=excel``: a time as spreadsheets read it (UTC, to the second)."""
-
-
-class _TooManyErrors(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,20 +111,22 @@ def referrals_import_csv(*, campaign: Campaign, rows: Iterable[str]) -> ImportRe
     case sensitivity. The result carries the referrals' new ``batch_id``, or every problem.
     """
     application = campaign.application
-    errors: list[ImportRowError] = []
-
-    def error(line: int, column: str, message: str) -> None:
-        errors.append(ImportRowError(line, column, message))
-        if len(errors) >= IMPORT_ERRORS_MAX:
-            raise _TooManyErrors
-
-    parsed: list[_ImportedReferral] = []
     definitions = attribute_definitions(application, AttributeEntity.REFERRAL)
-    with contextlib.suppress(_TooManyErrors):
-        parsed = _rows_read(rows, application=application, definitions=definitions, error=error)
-        _duplicates_check(parsed, application=application, error=error)
-    if errors:
-        return ImportResult(0, "", tuple(sorted(errors, key=lambda e: e.line)))
+    problems = ImportProblems()
+    parsed: list[_ImportedReferral] = []
+    with contextlib.suppress(TooManyProblems):
+        parsed = csv_rows_read(
+            rows,
+            IMPORT_LAYOUT,
+            read_row=lambda fields, line: _row_read(
+                fields, line=line, application=application, definitions=definitions, error=problems
+            ),
+            key_of=lambda row: row.code,
+            error=problems,
+        )
+        _codes_taken_report(parsed, application=application, error=problems)
+    if problems:
+        return problems.result()
     try:
         with transaction.atomic():
             batch_id = _batch_id_new(application)
@@ -144,11 +150,11 @@ def referrals_import_csv(*, campaign: Campaign, rows: Iterable[str]) -> ImportRe
             )
     except IntegrityError:
         # Codes created by someone else since they were checked: say which.
-        with contextlib.suppress(_TooManyErrors):
-            _duplicates_check(parsed, application=application, error=error)
-        if not errors:
+        with contextlib.suppress(TooManyProblems):
+            _codes_taken_report(parsed, application=application, error=problems)
+        if not problems:
             raise
-        return ImportResult(0, "", tuple(sorted(errors, key=lambda e: e.line)))
+        return problems.result()
     return ImportResult(len(parsed), batch_id)
 
 
@@ -158,70 +164,6 @@ def _batch_id_new(application: Application) -> str:
         candidate = "".join(secrets.choice(string.ascii_lowercase) for _ in range(BATCH_ID_LENGTH))
         if not Referral.objects.filter(application=application, batch_id=candidate).exists():
             return candidate
-
-
-def _rows_read(
-    rows: Iterable[str],
-    *,
-    application: Application,
-    definitions: Mapping[str, str],
-    error: Callable[[int, str, str], None],
-) -> list[_ImportedReferral]:
-    """The file's rows, read and checked one by one; problems go to ``error``."""
-    reader = csv.reader(rows)
-    header = next(reader, None)
-    if header is None:
-        error(1, "", "the file is empty: it needs a header row naming the columns")
-        return []
-    names = [name.strip().lower() for name in header]
-    columns: dict[str, int] = {}
-    problems: list[tuple[str, str]] = []
-    for position, name in enumerate(names):
-        if name in _IMPORT_SKIPPED:
-            continue
-        if name not in IMPORT_COLUMNS:
-            problems.append((name, f"unknown column; the columns are {', '.join(IMPORT_COLUMNS)}"))
-        elif name in columns:
-            problems.append((name, "the column appears twice"))
-        else:
-            columns[name] = position
-    for required in ("code", "advocateprofileintegrationid"):
-        if required not in columns:
-            problems.append((required, "the required column is missing"))
-    if problems:
-        for column, message in problems:
-            error(1, column, message)
-        return []
-    parsed: list[_ImportedReferral] = []
-    first_line: dict[str, int] = {}
-    data_rows = 0
-    end_of_previous = reader.line_num
-    for fields in reader:
-        line = end_of_previous + 1
-        end_of_previous = reader.line_num
-        if not fields or fields == [""]:
-            continue
-        data_rows += 1
-        if len(fields) != len(names):
-            error(line, "", f"has {len(fields)} fields; the header has {len(names)}")
-            continue
-        row = _row_read(
-            {column: fields[position].strip() for column, position in columns.items()},
-            line=line,
-            application=application,
-            definitions=definitions,
-            error=error,
-        )
-        if row is None:
-            continue
-        if row.code in first_line:
-            error(line, "code", f"{row.code!r} is already on line {first_line[row.code]}")
-            continue
-        first_line[row.code] = line
-        parsed.append(row)
-    if not data_rows:
-        error(2, "", "the file has no referrals")
-    return parsed
 
 
 def _row_read(
@@ -289,20 +231,24 @@ def _row_read(
     return _ImportedReferral(line, code, advocate, friend, start, expiry, usage_limit, attributes)
 
 
-def _duplicates_check(
+def _codes_taken_report(
     rows: Sequence[_ImportedReferral],
     *,
     application: Application,
     error: Callable[[int, str, str], None],
 ) -> None:
     """Report the rows whose code the application already has."""
-    for start in range(0, len(rows), 5_000):
-        part = {row.code: row.line for row in rows[start : start + 5_000]}
-        taken = Referral.objects.filter(application=application, code__in=part).values_list(
-            "code", flat=True
-        )
-        for code in sorted(taken, key=part.__getitem__):
-            error(part[code], "code", f"{code!r} is already a referral of this application")
+    codes_taken_report(
+        rows,
+        code_of=lambda row: row.code,
+        line_of=lambda row: row.line,
+        taken_among=lambda codes: Referral.objects.filter(
+            application=application, code__in=codes
+        ).values_list("code", flat=True),
+        column="code",
+        already="is already a referral of this application",
+        error=error,
+    )
 
 
 def referrals_export_csv(

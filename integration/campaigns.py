@@ -18,10 +18,9 @@ time in RFC 3339), ``startTime`` and ``endTime`` are left out when the campaign 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -45,7 +44,6 @@ MAX_CAMPAIGN_IDS: Final = 1_000
 """Ours: the reference sets no limit on ``campaignIds``."""
 RULE_DISPLAY_FIELDS: Final = ("displayName", "displayDescription", "relatedData")
 
-_DATE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _TIME_FILTERS: Final = {
     "startAfter": "start_time__gte",
     "startBefore": "start_time__lte",
@@ -115,7 +113,7 @@ def parse_campaign_query(request: Request) -> CampaignQuery:
         given = params.get(parameter)
         if given is None:
             continue
-        moment = _moment(str(given))
+        moment = parse_instant(str(given), dates=True)
         if moment is None:
             problems.append(
                 _problem(parameter, "must be an RFC 3339 time, such as 2024-05-29T15:04:05Z")
@@ -169,20 +167,6 @@ def _campaign_ids(given: Any, problems: list[ErrorItem]) -> tuple[int, ...] | No
             return None
         ids.append(int(text))
     return tuple(ids)
-
-
-def _moment(text: str) -> datetime | None:
-    """RFC 3339 (in UTC), or a bare date: its midnight in UTC (as the reference says)."""
-    moment = parse_instant(text)
-    if moment is not None:
-        return moment
-    date = _DATE.fullmatch(text)
-    if date is None:
-        return None
-    try:
-        return datetime(int(date[1]), int(date[2]), int(date[3]), tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def campaign_attribute_types(application: Application) -> Mapping[str, str]:

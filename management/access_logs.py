@@ -23,7 +23,7 @@ interval), and are deleted after ``ACCESS_LOG_RETENTION_DAYS`` (``access_log_pru
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import re2
@@ -38,11 +38,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigns.models import Application
-from integration.errors import BadRequest, ErrorItem
+from integration.errors import BadRequest
 from integration.render import rfc3339
 from management.models import AccessLogEntry, Role
-from management.views import ManagementView, paginate
-from rules.values import parse_instant
+from management.views import ManagementView, paginate, query_error, query_time
 from talonone.schema import PAGE_PARAMETERS, page_of
 
 #: The longest ``path`` pattern accepted.
@@ -76,57 +75,30 @@ _RE2_OPTIONS.log_errors = False
 # Query parameters
 
 
-def parameter_error(parameter: str, details: str) -> BadRequest:
-    """The 400 of one query parameter that is not valid."""
-    item = ErrorItem(
-        code="invalid_query_parameter", title="Invalid value", details=details, parameter=parameter
-    )
-    return BadRequest(f"The query parameter {parameter} is not valid.", [item])
-
-
-def _moment(request: Request, parameter: str) -> datetime:
-    text = request.query_params.get(parameter)
-    if text is None or text == "":
-        raise parameter_error(parameter, f"{parameter} is required: an RFC 3339 time.")
-    moment = parse_instant(text)
-    if moment is None:
-        try:
-            day = date.fromisoformat(text) if len(text) == 10 else None
-        except ValueError:
-            day = None
-        if day is not None:
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    if moment is None:
-        raise parameter_error(
-            parameter, f"{parameter} must be an RFC 3339 time, such as 2026-07-01T00:00:00Z."
-        )
-    return moment
-
-
 def report_range(request: Request) -> tuple[datetime, datetime]:
     """``rangeStart`` and ``rangeEnd``: required, RFC 3339 times (a date alone is its
     midnight in UTC, as Talon.One reads it), the end not before the start."""
-    start = _moment(request, "rangeStart")
-    end = _moment(request, "rangeEnd")
+    start = query_time(request, "rangeStart", required=True)
+    end = query_time(request, "rangeEnd", required=True)
     if end < start:
-        raise parameter_error("rangeEnd", "rangeEnd must not be before rangeStart.")
+        raise query_error("rangeEnd", "rangeEnd must not be before rangeStart.")
     return start, end
 
 
 def _path_pattern(text: str) -> str:
     if len(text) > PATH_PATTERN_MAX:
-        raise parameter_error(
+        raise query_error(
             "path", f"path is a regular expression of at most {PATH_PATTERN_MAX} characters."
         )
     if "(?P<" in text or "(?<" in text:
         # RE2 and Python name groups; PostgreSQL's regular expressions do not: refused on
         # every database alike (a name would change nothing about what matches).
-        raise parameter_error("path", "path may not name its groups: use plain ( ) groups.")
+        raise query_error("path", "path may not name its groups: use plain ( ) groups.")
     try:
         re2.compile(text, options=_RE2_OPTIONS)
     except re2.error as error:
         reason = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else ""
-        raise parameter_error(
+        raise query_error(
             "path",
             f"path must be a regular expression in RE2's syntax (no back-references or "
             f"look-arounds): {reason or 'it does not parse'}.",
@@ -151,7 +123,7 @@ def access_log_filtered(
     method = params.get("method")
     if method is not None:
         if method.lower() not in METHODS:
-            raise parameter_error("method", f"method may be one of {', '.join(METHODS)}.")
+            raise query_error("method", f"method may be one of {', '.join(METHODS)}.")
         entries = entries.filter(method=method.upper())
     status = params.get("status")
     if status is not None:
@@ -160,7 +132,7 @@ def access_log_filtered(
         elif status == "error":
             entries = entries.filter(status__gte=FAILED_STATUS)
         else:
-            raise parameter_error("status", "status may be success or error.")
+            raise query_error("status", "status may be success or error.")
     return entries
 
 
@@ -268,7 +240,7 @@ class AccessLogsNoTotalView(ManagementView):
                 )
         except DataError:
             # PostgreSQL refused the pattern (a syntax RE2 reads and PostgreSQL does not).
-            raise parameter_error(
+            raise query_error(
                 "path", "path is not a regular expression the database can match."
             ) from None
         except OperationalError as error:

@@ -51,7 +51,7 @@ from integration.render import rfc3339
 from management.applications import ACCOUNT_ID
 from management.models import ManagementKey, Role
 from management.services import applications_visible, role_allows, role_in
-from management.views import MAX_ID, ManagementView, paginate
+from management.views import MAX_ID, ManagementView, paginate, query_problem
 from talonone.schema import PAGE_PARAMETERS, page_of
 
 #: The model's bound on names, titles and event types.
@@ -275,12 +275,6 @@ def _name_taken(entity: str, name: str) -> Conflict:
 # Filters of getAttributes
 
 
-def _query_problem(parameter: str, details: str) -> ErrorItem:
-    return ErrorItem(
-        code="invalid_query_parameter", title="Invalid value", details=details, parameter=parameter
-    )
-
-
 def _attributes_filtered(
     request: Request, definitions: QuerySet[AttributeDefinition]
 ) -> QuerySet[AttributeDefinition]:
@@ -294,7 +288,7 @@ def _attributes_filtered(
             definitions = definitions.filter(entity=entity)
         else:
             problems.append(
-                _query_problem("entity", f"entity may be one of {', '.join(AttributeEntity)}.")
+                query_problem("entity", f"entity may be one of {', '.join(AttributeEntity)}.")
             )
     type_name = params.get("type")
     if type_name:
@@ -302,7 +296,7 @@ def _attributes_filtered(
             definitions = definitions.filter(type=type_name)
         else:
             problems.append(
-                _query_problem("type", f"type may be one of {', '.join(AttributeType)}.")
+                query_problem("type", f"type may be one of {', '.join(AttributeType)}.")
             )
     ids_text = params.get("applicationIds")
     if ids_text:
@@ -311,7 +305,7 @@ def _attributes_filtered(
             definitions = definitions.filter(application_id__in=[int(part) for part in parts])
         else:
             problems.append(
-                _query_problem(
+                query_problem(
                     "applicationIds", "applicationIds is a comma-separated list of whole numbers."
                 )
             )
@@ -320,7 +314,7 @@ def _attributes_filtered(
         if kind == "builtin":
             definitions = definitions.none()
         elif kind != "custom":
-            problems.append(_query_problem("kind", "kind may be builtin or custom."))
+            problems.append(query_problem("kind", "kind may be builtin or custom."))
     search = params.get("search")
     if search:
         definitions = definitions.filter(

@@ -13,8 +13,7 @@ the period's end. What each figure counts is defined in ``campaigns.analytics``.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from django.http import HttpResponse
@@ -28,11 +27,11 @@ from integration.errors import BadRequest, ErrorItem
 from integration.render import dumps, rfc3339
 from management.campaigns import _CampaignView
 from management.models import Role
+from management.views import query_problem
 from rules.values import parse_instant
 
 DEFAULT_GRANULARITY: Final = "1 day"
 
-_DATE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 #: API name of each period figure (``Figures`` field); the total's is ``total`` + capitalised.
 FIGURE_NAMES: Final = {
@@ -80,26 +79,6 @@ def _number(name: str, value: Any) -> Any:
     return int(value) if name in INTEGER_FIGURES else value
 
 
-def _problem(parameter: str, details: str) -> ErrorItem:
-    return ErrorItem(
-        code="invalid_query_parameter", title="Invalid value", details=details, parameter=parameter
-    )
-
-
-def _moment(text: str) -> datetime | None:
-    """RFC 3339 (in UTC), or a bare date: its midnight in UTC."""
-    moment = parse_instant(text)
-    if moment is not None:
-        return moment
-    date = _DATE.fullmatch(text)
-    if date is None:
-        return None
-    try:
-        return datetime(int(date[1]), int(date[2]), int(date[3]), tzinfo=UTC)
-    except ValueError:
-        return None
-
-
 def _range(request: Request) -> tuple[datetime, datetime, str]:
     """``rangeStart``, ``rangeEnd`` and ``granularity``; ``BadRequest`` naming every bad one."""
     params = request.query_params
@@ -107,22 +86,24 @@ def _range(request: Request) -> tuple[datetime, datetime, str]:
     bounds: dict[str, datetime] = {}
     for name in ("rangeStart", "rangeEnd"):
         text = params.get(name)
-        moment = _moment(text) if text is not None else None
+        moment = parse_instant(text, dates=True) if text is not None else None
         if text is None:
-            problems.append(_problem(name, f"{name} is required."))
+            problems.append(query_problem(name, f"{name} is required."))
         elif moment is None:
             problems.append(
-                _problem(name, f"{name} must be an RFC 3339 time, such as 2026-07-01T00:00:00Z.")
+                query_problem(
+                    name, f"{name} must be an RFC 3339 time, such as 2026-07-01T00:00:00Z."
+                )
             )
         else:
             bounds[name] = moment
     granularity = params.get("granularity", DEFAULT_GRANULARITY)
     if granularity not in GRANULARITIES:
         problems.append(
-            _problem("granularity", f"granularity may be one of {', '.join(GRANULARITIES)}.")
+            query_problem("granularity", f"granularity may be one of {', '.join(GRANULARITIES)}.")
         )
     if not problems and bounds["rangeEnd"] <= bounds["rangeStart"]:
-        problems.append(_problem("rangeEnd", "rangeEnd must be after rangeStart."))
+        problems.append(query_problem("rangeEnd", "rangeEnd must be after rangeStart."))
     if problems:
         raise BadRequest("The query parameters are not valid.", problems)
     return bounds["rangeStart"], bounds["rangeEnd"], granularity
@@ -170,7 +151,7 @@ class CampaignAnalyticsView(_CampaignView):
                 campaign=campaign, start=start, end=end, granularity=granularity
             )
         except ValueError:
-            item = _problem(
+            item = query_problem(
                 "rangeEnd",
                 f"The range holds more than {MAX_PERIODS} periods of {granularity}: shorten "
                 f"it or choose a coarser granularity.",

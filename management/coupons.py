@@ -88,8 +88,14 @@ from management.campaigns import _CAMPAIGN_STATES as CAMPAIGN_STATES
 from management.campaigns import _in_state
 from management.exports import CSV_ANSWERS, csv_response, export_filters, export_record
 from management.models import ExportEntity, ManagementKey, Role
-from management.views import MAX_ID, ManagementView, RFC3339Field, paginate
-from rules.values import parse_instant
+from management.views import (
+    MAX_ID,
+    ManagementView,
+    RFC3339Field,
+    paginate,
+    query_error,
+    query_time,
+)
 from talonone.schema import PAGE_PARAMETERS, page_of
 
 #: A coupon or a referral: the codes the validity filters apply to.
@@ -639,27 +645,10 @@ _SEARCH_BODY: Final = {
 # Query parameters
 
 
-def _parameter_error(name: str, details: str) -> BadRequest:
-    item = ErrorItem(
-        code="invalid_query_parameter", title="Invalid value", details=details, parameter=name
-    )
-    return BadRequest(f"The query parameter {name} is not valid.", [item])
-
-
-def _moment(request: Request, name: str) -> datetime | None:
-    text = request.query_params.get(name)
-    if text is None:
-        return None
-    parsed = parse_instant(text)
-    if parsed is None:
-        raise _parameter_error(name, f"{name} is an RFC 3339 time, such as 2025-07-01T04:00:00Z.")
-    return parsed
-
-
 def query_choice(request: Request, name: str, choices: Sequence[str]) -> str | None:
     text = request.query_params.get(name)
     if text is not None and text not in choices:
-        raise _parameter_error(name, f"{name} is one of {', '.join(choices)}.")
+        raise query_error(name, f"{name} is one of {', '.join(choices)}.")
     return text
 
 
@@ -672,7 +661,7 @@ def query_id(request: Request, name: str) -> int | None:
     if text is None:
         return None
     if not (text.isascii() and text.isdigit() and len(text) <= 20):
-        raise _parameter_error(name, f"{name} is a whole number.")
+        raise query_error(name, f"{name} is a whole number.")
     return int(text)
 
 
@@ -681,7 +670,7 @@ def coupons_filtered(request: Request, coupons: QuerySet[Coupon]) -> QuerySet[Co
     list, which every other coupon endpoint's filters are a part of (search, delete)."""
     params = request.query_params
     if params.get("referralId") is not None:
-        raise _parameter_error("referralId", "Coupons are not linked to referrals here.")
+        raise query_error("referralId", "Coupons are not linked to referrals here.")
     value = params.get("value")
     if value:
         exact = _flag(request, "exactMatch")
@@ -694,13 +683,13 @@ def coupons_filtered(request: Request, coupons: QuerySet[Coupon]) -> QuerySet[Co
         ("expiresBefore", "expiry_date__lte"),
         ("expiresAfter", "expiry_date__gte"),
     ):
-        moment = _moment(request, name)
+        moment = query_time(request, name)
         if moment is not None:
             coupons = coupons.filter(**{lookup: moment})
     coupons = validity_filtered(request, coupons)
     redeemed = query_choice(request, "redeemed", ("true", "false"))
     if redeemed is not None and params.get("usable") is not None:
-        raise _parameter_error("redeemed", "redeemed cannot be used with usable.")
+        raise query_error("redeemed", "redeemed cannot be used with usable.")
     if redeemed == "true":
         coupons = coupons.filter(usage_counter__gt=0)
     elif redeemed == "false":
@@ -717,7 +706,7 @@ def validity_filtered(request: Request, codes: QuerySet[Coded]) -> QuerySet[Code
     Talon.One gives both: ``createdBefore``, ``createdAfter``, ``valid`` (``expired``,
     ``validNow``, ``validFuture``) and ``usable`` (uses left, or none)."""
     for name, lookup in (("createdBefore", "created__lte"), ("createdAfter", "created__gte")):
-        moment = _moment(request, name)
+        moment = query_time(request, name)
         if moment is not None:
             codes = codes.filter(**{lookup: moment})
     now = timezone.now()
@@ -1103,7 +1092,7 @@ class ImportCouponsView(CampaignCouponsView):
     def post(self, request: Request, application_id: int, campaign_id: int) -> Response:
         campaign = self.campaign_for(application_id, campaign_id, role=Role.EDITOR)
         if _flag(request, "skipDuplicates"):
-            raise _parameter_error("skipDuplicates", "Skipping duplicates is not supported.")
+            raise query_error("skipDuplicates", "Skipping duplicates is not supported.")
         with csv_read_errors():
             result = coupons_import_csv(campaign=campaign, rows=uploaded_csv(request))
         if not result.ok:

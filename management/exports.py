@@ -55,12 +55,10 @@ from campaigns.models import Application, CartItem, CustomerSession
 from campaigns.models.customers import SessionState
 from campaigns.models.effects import EffectRecord
 from integration.render import rfc3339
-from management.access_logs import parameter_error
 from management.applications import ACCOUNT_ID
 from management.models import Export, ExportEntity, ManagementKey, Role
 from management.services import applications_visible
-from management.views import ManagementView, paginate
-from rules.values import parse_instant
+from management.views import ManagementView, paginate, query_error, query_time
 from talonone.schema import PAGE_PARAMETERS
 
 #: The media type of the CSV exports. Talon.One's reference documents ``application/csv``;
@@ -186,26 +184,14 @@ def _whole(request: Request, name: str) -> int | None:
     if text is None:
         return None
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        raise parameter_error(name, f"{name} must be a whole number.")
+        raise query_error(name, f"{name} must be a whole number.")
     return int(text)
-
-
-def _moment(request: Request, name: str) -> datetime | None:
-    text = request.query_params.get(name)
-    if text is None:
-        return None
-    moment = parse_instant(text)
-    if moment is None:
-        raise parameter_error(
-            name, f"{name} must be an RFC 3339 time, such as 2026-07-01T00:00:00Z."
-        )
-    return moment
 
 
 def _date_format(request: Request) -> str:
     text = request.query_params.get("dateFormat", "ISO8601")
     if text not in DATE_FORMATS:
-        raise parameter_error("dateFormat", "dateFormat may be ISO8601 or excel.")
+        raise query_error("dateFormat", "dateFormat may be ISO8601 or excel.")
     return text
 
 
@@ -216,7 +202,7 @@ def export_filters(request: Request, names: Iterable[str]) -> dict[str, str]:
 
 def _created_between(request: Request, rows: QuerySet[Any]) -> QuerySet[Any]:
     for name, lookup in (("createdBefore", "created__lte"), ("createdAfter", "created__gte")):
-        moment = _moment(request, name)
+        moment = query_time(request, name)
         if moment is not None:
             rows = rows.filter(**{lookup: moment})
     return rows
@@ -406,7 +392,7 @@ class ExportsView(ManagementView):
         entity = request.query_params.get("entity")
         if entity is not None:
             if entity not in ExportEntity.values:
-                raise parameter_error(
+                raise query_error(
                     "entity", f"entity may be one of {', '.join(ExportEntity.values)}."
                 )
             exports = exports.filter(entity=entity)
@@ -472,7 +458,7 @@ class ExportCustomerSessionsView(ManagementView):
             request, CustomerSession.objects.filter(application=application)
         )
         for name, lookup in (("updatedBefore", "updated__lte"), ("updatedAfter", "updated__gte")):
-            moment = _moment(request, name)
+            moment = query_time(request, name)
             if moment is not None:
                 sessions = sessions.filter(**{lookup: moment})
         profile = request.query_params.get("profileIntegrationId")
@@ -481,7 +467,7 @@ class ExportCustomerSessionsView(ManagementView):
         state = request.query_params.get("customerSessionState")
         if state is not None:
             if state not in SessionState.values:
-                raise parameter_error(
+                raise query_error(
                     "customerSessionState",
                     f"customerSessionState may be one of {', '.join(SessionState.values)}.",
                 )

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, Literal, NoReturn, TypeVar, overload
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model, QuerySet
@@ -234,19 +234,48 @@ def paginate(
     return page
 
 
+def query_problem(name: str, details: str) -> ErrorItem:
+    """What is wrong with the query parameter ``name``, for a 400 that may list several."""
+    return ErrorItem(
+        code="invalid_query_parameter", title="Invalid value", details=details, parameter=name
+    )
+
+
+def query_error(name: str, details: str) -> BadRequest:
+    """The 400 of the one query parameter ``name`` that is not valid."""
+    return BadRequest(f"The query parameter {name} is not valid.", [query_problem(name, details)])
+
+
+@overload
+def query_time(request: Request, name: str, *, required: Literal[True]) -> datetime: ...
+
+
+@overload
+def query_time(request: Request, name: str, *, required: bool = False) -> datetime | None: ...
+
+
+def query_time(request: Request, name: str, *, required: bool = False) -> datetime | None:
+    """The query parameter ``name`` as an instant in UTC: an RFC 3339 time, or a date alone (its
+    midnight in UTC, as Talon.One reads one); ``None`` when it is absent and not ``required``;
+    a 400 naming it otherwise."""
+    text = request.query_params.get(name)
+    if text is None or (required and text == ""):
+        if not required:
+            return None
+        raise query_error(name, f"{name} is required: an RFC 3339 time.")
+    moment = parse_instant(text, dates=True)
+    if moment is None:
+        raise query_error(name, f"{name} must be an RFC 3339 time, such as 2026-07-01T00:00:00Z.")
+    return moment
+
+
 def _whole_number(request: Request, name: str, *, default: int, low: int, high: int) -> int:
     text = request.query_params.get(name)
     if text is None:
         return default
     value = int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
     if value is None or not low <= value <= high:
-        item = ErrorItem(
-            code="invalid_query_parameter",
-            title="Invalid value",
-            details=f"{name} must be a whole number from {low} to {high}.",
-            parameter=name,
-        )
-        raise BadRequest(f"The query parameter {name} is not valid.", [item])
+        raise query_error(name, f"{name} must be a whole number from {low} to {high}.")
     return value
 
 

@@ -20,6 +20,7 @@ DECIMAL_CONTEXT = Context(prec=16, rounding=ROUND_HALF_EVEN, traps=[])
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
 )
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 def parse_rfc3339(text: str) -> datetime | None:
@@ -45,15 +46,23 @@ def parse_rfc3339(text: str) -> datetime | None:
         return None
 
 
-def parse_instant(text: str) -> datetime | None:
-    """An RFC 3339 timestamp as the same instant in UTC, for what filters or stores times.
+def parse_instant(text: str, *, dates: bool = False) -> datetime | None:
+    """An RFC 3339 timestamp as the same instant in UTC, for what filters or stores times;
+    with ``dates``, a date alone (``2026-07-01``) too, as its midnight in UTC (how Talon.One
+    reads a query's date without a time).
 
     RFC 3339 allows offsets up to ±23:59 and PostgreSQL refuses those beyond ±15:59, so a time
     is moved to UTC before it reaches the database. ``None`` when ``text`` is not RFC 3339, or
     when the instant is outside the calendar (``9999-12-31T23:00:00-02:00``)."""
     moment = parse_rfc3339(text)
     if moment is None:
-        return None
+        day = _DATE.fullmatch(text) if dates else None
+        if day is None:
+            return None
+        try:
+            return datetime(int(day[1]), int(day[2]), int(day[3]), tzinfo=UTC)
+        except ValueError:
+            return None
     try:
         return moment.astimezone(UTC)
     except OverflowError:

@@ -42,7 +42,7 @@ from integration.errors import BadRequest
 from integration.render import rfc3339
 from management.models import AccessLogEntry, Role
 from management.views import ManagementView, paginate, query_error, query_time
-from talonone.schema import PAGE_PARAMETERS, page_of
+from talonone.schema import PAGE_PARAMETERS, RANGE_PARAMETERS, page_of
 
 #: The longest ``path`` pattern accepted.
 PATH_PATTERN_MAX: Final = 200
@@ -201,18 +201,12 @@ class AccessLogEntrySerializer(serializers.Serializer[Any]):
         ref_name = "AccessLogEntry"
 
 
-_RANGE_PARAMETERS = [
-    OpenApiParameter("rangeStart", str, required=True, description="RFC 3339 time or date."),
-    OpenApiParameter("rangeEnd", str, required=True, description="RFC 3339 time or date."),
-]
-
-
 class AccessLogsNoTotalView(ManagementView):
     operation = "getAccessLogsWithoutTotalCount"
 
     @extend_schema(
         parameters=[
-            *_RANGE_PARAMETERS,
+            *RANGE_PARAMETERS,
             OpenApiParameter("path", str, description="A regular expression (RE2 syntax)."),
             OpenApiParameter("method", str, enum=list(METHODS)),
             OpenApiParameter("status", str, enum=["success", "error"]),

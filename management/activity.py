@@ -66,7 +66,7 @@ from management.access_logs import report_range
 from management.customers import DISCOUNT_EFFECTS
 from management.models import Role
 from management.views import MAX_ID, ManagementView, paginate
-from talonone.schema import PAGE_PARAMETERS, page_of
+from talonone.schema import PAGE_PARAMETERS, RANGE_PARAMETERS, page_of
 
 #: The states of a session that make it an order.
 ORDER_STATES: Final = (SessionState.CLOSED, SessionState.PARTIALLY_RETURNED)
@@ -258,17 +258,11 @@ class CustomerActivityReportSerializer(serializers.Serializer[Any]):
         ref_name = "CustomerActivityReport"
 
 
-_RANGE_PARAMETERS = [
-    OpenApiParameter("rangeStart", str, required=True, description="RFC 3339 time or date."),
-    OpenApiParameter("rangeEnd", str, required=True, description="RFC 3339 time or date."),
-]
-
-
 class CustomerActivityReportView(ManagementView):
     operation = "getCustomerActivityReport"
 
     @extend_schema(
-        parameters=[*_RANGE_PARAMETERS, *PAGE_PARAMETERS],
+        parameters=[*RANGE_PARAMETERS, *PAGE_PARAMETERS],
         responses={200: CustomerActivityReportSerializer},
     )
     def get(self, request: Request, application_id: int, customer_id: int) -> HttpResponse:
@@ -288,7 +282,7 @@ class CustomerActivityReportsNoTotalView(ManagementView):
 
     @extend_schema(
         parameters=[
-            *_RANGE_PARAMETERS,
+            *RANGE_PARAMETERS,
             *PAGE_PARAMETERS,
             OpenApiParameter("sort", str, description=", ".join(REPORT_SORT_FIELDS)),
             OpenApiParameter("name", str),

@@ -145,6 +145,12 @@ _ERROR_DESCRIPTIONS: Final[Mapping[int, str]] = {
 # --- Talon.One's pages ------------------------------------------------------------------------
 
 #: The query parameters of every paged list (``management.views.paginate``).
+RANGE_PARAMETERS: Final = (
+    OpenApiParameter("rangeStart", str, required=True, description="RFC 3339 time or date."),
+    OpenApiParameter("rangeEnd", str, required=True, description="RFC 3339 time or date."),
+)
+"""The required ``rangeStart`` and ``rangeEnd`` of reports (``management.views.query_time``)."""
+
 PAGE_PARAMETERS: Final = (
     OpenApiParameter(
         "pageSize",

@@ -40,7 +40,11 @@ from campaigns.models import (
     ReferralRedemption,
     Ruleset,
     SigningSecret,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
 )
+from campaigns.models.webhooks import DeliveryState
 from campaigns.selectors import attribute_catalogue
 from campaigns.services.coupons import coupon_code_normalised, coupon_create
 from campaigns.services.referrals import referral_create
@@ -718,4 +722,124 @@ class ReferralRedemptionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhooks and their deliveries
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    """A webhook's signing secret is typed (or accepted as suggested) when it is added, and
+    shown only masked afterwards, as an application's signing secret is. A definition saved
+    here is not checked as the Management API checks it: prefer the API."""
+
+    list_display = ("title", "verb", "url", "enabled", "created", "modified")
+    list_filter = ("enabled", "verb", "applications", "created")
+    search_fields = ("title", "url", "description")
+    filter_horizontal = ("applications",)
+    readonly_fields = ("masked_secret", "created", "modified")
+
+    def get_fields(self, request: HttpRequest, obj: Webhook | None = None) -> tuple[str, ...]:
+        definition = (
+            "applications",
+            "title",
+            "description",
+            "verb",
+            "url",
+            "headers",
+            "payload",
+            "params",
+            "enabled",
+        )
+        if obj is None:
+            return (*definition, "signing_secret")
+        return (*definition, "masked_secret", "created", "modified")
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = dict(super().get_changeform_initial_data(request))
+        initial.setdefault("signing_secret", secrets.token_urlsafe(32))
+        return initial
+
+    @admin.display(description="signing secret")
+    def masked_secret(self, obj: Webhook) -> str:
+        return f"{obj.signing_secret[:4]}{'•' * 8}"
+
+
+class WebhookDeliveryAttemptInline(admin.TabularInline):
+    model = WebhookDeliveryAttempt
+    fields = ("number", "started_at", "duration_ms", "status_code", "error", "url")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("number",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The outbox: view only, with each try inline. A failed delivery can be sent again
+    (``retry``): the next sweep (``campaigns.tasks.webhook_deliveries_sweep``) takes it."""
+
+    list_display = (
+        "id",
+        "webhook_title",
+        "application",
+        "campaign",
+        "state",
+        "attempt_count",
+        "last_status_code",
+        "created",
+        "next_attempt_at",
+        "completed_at",
+    )
+    list_filter = ("state", "application", "created")
+    search_fields = ("webhook_title", "session__integration_id", "campaign__name")
+    list_select_related = ("application", "campaign")
+    raw_id_fields = ("webhook", "campaign", "session", "profile", "event", "effect")
+    date_hierarchy = "created"
+    inlines = (WebhookDeliveryAttemptInline,)
+    actions = ("retry",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Send the selected failed deliveries again")
+    def retry(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        count = queryset.filter(state=DeliveryState.FAILED).update(
+            state=DeliveryState.RETRYING, next_attempt_at=timezone.now(), completed_at=None
+        )
+        self.message_user(request, f"{count} deliveries will be sent again.", messages.SUCCESS)
+
+
+@admin.register(WebhookDeliveryAttempt)
+class WebhookDeliveryAttemptAdmin(admin.ModelAdmin):
+    """Each try at a delivery, view only: what the message logs of the Management API list."""
+
+    list_display = (
+        "started_at",
+        "delivery",
+        "number",
+        "method",
+        "url",
+        "status_code",
+        "error",
+        "duration_ms",
+    )
+    list_filter = ("status_code", "started_at")
+    search_fields = ("url", "delivery__webhook_title", "error")
+    list_select_related = ("delivery",)
+    raw_id_fields = ("delivery",)
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -3,11 +3,17 @@
 Tasks are thin: they take ids, call a service and are safe to run twice.
 """
 
-from celery import shared_task
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import Task, shared_task
 from django.db import OperationalError
+from django.utils import timezone
 
 from campaigns.models import CouponBatch
 from campaigns.services.coupon_batches import coupon_batch_fill
+from campaigns.services.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from talonone.health import database_is_reachable
 
 
@@ -50,3 +56,29 @@ def coupon_batch_generate(batch_pk: int) -> dict[str, object] | None:
         "requested": batch.requested,
         "created": batch.created_count,
     }
+
+
+@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=None)
+def webhook_deliver(self: Task[..., str], delivery_pk: int, attempt: int = 1) -> str:
+    """Make try ``attempt`` of a webhook delivery (``webhook_delivery_attempt``) and answer the
+    delivery's state; schedule the next try when this one may pass later (a network error, a
+    429 or a 5xx, with exponential backoff). Safe to run twice: each try is made once."""
+    outcome = webhook_delivery_attempt(delivery_pk=delivery_pk, attempt=attempt)
+    if outcome.retry_in is not None:
+        raise self.retry(args=(delivery_pk, attempt + 1), countdown=outcome.retry_in)
+    return outcome.state
+
+
+#: How long a new delivery may stay pending before the sweep sends it (its enqueue was lost).
+WEBHOOK_SWEEP_SETTLED = timedelta(minutes=1)
+
+
+@shared_task
+def webhook_deliveries_sweep() -> int:
+    """Enqueue the webhook deliveries that are due and that no task holds (run every minute by
+    ``celery beat``): retries whose message was lost, deliveries a broker outage left pending,
+    and those of a worker that died while sending. Answers how many were enqueued."""
+    due = webhook_deliveries_due(now=timezone.now(), settled_for=WEBHOOK_SWEEP_SETTLED)
+    for delivery_pk, attempt in due:
+        webhook_deliver.delay(delivery_pk, attempt)
+    return len(due)

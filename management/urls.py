@@ -45,6 +45,7 @@ from management.referrals import (
     ReferralView,
 )
 from management.sessions import SessionsView
+from management.webhooks import MessageLogsView, WebhooksView, WebhookView
 
 app_name = "management"
 
@@ -219,6 +220,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="application-health-report",
     ),
     path("v1/exports", ExportsView.as_view(), name="exports"),
+    # Webhooks and their message logs
+    path("v1/webhooks", WebhooksView.as_view(), name="webhooks"),
+    path("v1/webhooks/<int:webhook_id>", WebhookView.as_view(), name="webhook"),
+    path("v1/message_logs", MessageLogsView.as_view(), name="message-logs"),
     path(
         "v1/applications/<int:application_id>/export_effects",
         ExportEffectsView.as_view(),

@@ -221,6 +221,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "management.tasks.access_log_prune_task",
         "schedule": 24 * 60 * 60,
     },
+    "webhook-deliveries-sweep": {
+        "task": "campaigns.tasks.webhook_deliveries_sweep",
+        "schedule": 60,
+    },
 }
 
 # --- Authentication ---------------------------------------------------------------------------
@@ -247,6 +251,16 @@ MANAGEMENT_KEY_RATE_PER_MINUTE = env_int("MANAGEMENT_KEY_RATE_PER_MINUTE", defau
 ACCESS_LOG_WRITER = env_bool("ACCESS_LOG_WRITER", default=True)
 ACCESS_LOG_FLUSH_SECONDS = 1.0
 ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", default=30)
+
+# Webhooks (campaigns.services.webhooks): a request may take TIMEOUT_SECONDS; a network error,
+# a 429 or a 5xx is tried again, at most MAX_ATTEMPTS tries in all, after RETRY_BASE_SECONDS,
+# then twice as long each time (never more than an hour). A webhook may not reach an address
+# that is not public (loopback, private, link-local such as cloud metadata, …) unless it is in
+# one of ALLOWED_PRIVATE_NETWORKS (comma-separated CIDRs, e.g. ``10.1.0.0/16,127.0.0.1/32``).
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_ALLOWED_PRIVATE_NETWORKS = env_list("WEBHOOK_ALLOWED_PRIVATE_NETWORKS", default=[])
 
 LOGIN_URL = "campaigns:login"
 LOGIN_REDIRECT_URL = "campaigns:home"

@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from campaigns.models import Campaign, CustomerProfile
+from campaigns.models import Campaign, CustomerProfile, Webhook
 from campaigns.models.customers import SessionState
 from management.views import RFC3339Field
 from tests.factories import (
@@ -147,6 +147,13 @@ def _management_seed() -> Seeded:
     coupon = CouponFactory(campaign=campaign, batch_id="batch1")
     attribute = AttributeDefinitionFactory(application=application)
     EventFactory(application=application, profile=profile)
+    referral = ReferralFactory(
+        campaign=campaign, advocate_profile_integration_id=profile.integration_id
+    )
+    webhook = Webhook.objects.create(
+        title="Hook", url="https://hooks.example.com/", signing_secret="s" * 32
+    )
+    webhook.applications.set([application])
     del token
     return Seeded(
         headers=bearer("schemathesis-" + "0" * 30),
@@ -159,6 +166,8 @@ def _management_seed() -> Seeded:
             "attribute_id": attribute.pk,
             "customer_id": profile.pk,
             "session_id": session.pk,
+            "referral_id": referral.pk,
+            "webhook_id": webhook.pk,
         },
     )
 

@@ -13,7 +13,9 @@ r"""The domain's models, one module per aggregate.
 - ``customers``: ``CustomerProfile``, ``CustomerSession`` with its ``CartItem``, ``Event``;
 - ``effects``: ``EffectRecord``, the log of every effect produced;
 - ``idempotency``: ``IdempotentRequest``, the stored answers of requests sent with an
-  ``Idempotency-Key``.
+  ``Idempotency-Key``;
+- ``webhooks``: ``Webhook``, its ``WebhookDelivery`` outbox rows (one per ``triggerWebhook``
+  effect) and each ``WebhookDeliveryAttempt``.
 
 Import models from here (``from campaigns.models import Campaign``).
 """
@@ -29,6 +31,7 @@ from campaigns.models.customers import CartItem, CustomerProfile, CustomerSessio
 from campaigns.models.effects import EffectRecord
 from campaigns.models.idempotency import IdempotentRequest
 from campaigns.models.referrals import Referral, ReferralRedemption
+from campaigns.models.webhooks import Webhook, WebhookDelivery, WebhookDeliveryAttempt
 
 __all__ = [
     "Application",
@@ -54,4 +57,7 @@ __all__ = [
     "ReferralRedemption",
     "Ruleset",
     "SigningSecret",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
 ]

@@ -53,6 +53,7 @@ from campaigns.models import (
     Event,
     IdempotentRequest,
 )
+from campaigns.services.webhooks import webhook_deliveries_record, webhook_effects
 from rules.engine import FiredEffect, RuleFailure, RuleRef
 from rules.types import Type
 
@@ -175,8 +176,9 @@ def _evaluate(
     )
     if changes.profile:
         profile_attributes_merge(profile, changes.profile)
+    effects, unsent, calls = webhook_effects(effects, application=application)
     rulesets = {campaign.pk: campaign.active_ruleset_id for campaign in compiled.campaigns}
-    EffectRecord.objects.bulk_create(
+    records = EffectRecord.objects.bulk_create(
         EffectRecord(
             application=application,
             campaign_id=fired.rule.ruleset,
@@ -191,8 +193,18 @@ def _evaluate(
         )
         for fired in effects
     )
+    if calls:
+        webhook_deliveries_record(
+            application=application,
+            effects=effects,
+            calls=calls,
+            records=records,
+            profile=profile,
+            event=event,
+            now=now,
+        )
     names = {campaign.pk: campaign.name for campaign in compiled.campaigns}
-    failures = [*result.failures, *refused]
+    failures = [*result.failures, *refused, *unsent]
     return CustomerOutcome(
         profile, event, effects, failures, rulesets, names, set_aside=result.set_aside()
     )

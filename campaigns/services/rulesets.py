@@ -6,6 +6,9 @@ attributes plus its custom attribute definitions), and refuses the whole ruleset
 error, each carrying a JSON pointer into the submitted list of rules (``/rules/2/condition/1``).
 Anything that changes what evaluation does bumps the application's ``rules_version``, which the
 per-process cache of compiled rules compares (``campaigns.evaluation``).
+
+A ``triggerWebhook`` whose webhook id is written out must name a webhook of the application
+and give it as many arguments as it has parameters (a computed id is checked when it runs).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from campaigns.attribute_updates import ENTITIES, attribute_path
-from campaigns.models import Application, Campaign, Ruleset
+from campaigns.models import Application, Campaign, Ruleset, Webhook
 from campaigns.selectors import attribute_schema
 from rules.catalogue import build_catalogue
 from rules.engine import Rule, check_rule
@@ -42,6 +45,7 @@ def ruleset_check(*, application: Application, rules: Sequence[Any]) -> list[Rul
     schema = attribute_schema(application=application)
     catalogue = build_catalogue(custom_attributes=schema.types)
     errors: list[RuleError] = []
+    webhook_calls: list[tuple[int, int, str]] = []
     for index, rule in enumerate(rules):
         if not isinstance(rule, Mapping):
             errors.append(RuleError("a rule is an object", pointer=f"/rules/{index}"))
@@ -52,6 +56,58 @@ def ruleset_check(*, application: Application, rules: Sequence[Any]) -> list[Rul
         effects = rule.get("effects")
         if isinstance(effects, list):
             errors += _attribute_updates_check(effects, f"/rules/{index}/effects", schema.types)
+            _webhook_calls(effects, f"/rules/{index}/effects", webhook_calls)
+    if webhook_calls:
+        errors += _webhook_calls_check(application, webhook_calls)
+    return errors
+
+
+def _webhook_calls(node: Any, pointer: str, found: list[tuple[int, int, str]]) -> None:
+    """Collect each ``triggerWebhook`` in ``node`` with a literal webhook id: ``(id, number of
+    arguments, pointer)``."""
+    if not isinstance(node, list):
+        return
+    if len(node) >= 2 and node[0] == "triggerWebhook":
+        webhook_id = node[1]
+        if isinstance(webhook_id, int | float | Decimal) and not isinstance(webhook_id, bool):
+            try:
+                whole = int(webhook_id)
+            except (ArithmeticError, ValueError):  # an infinity or NaN: the engine refuses it
+                return
+            if whole == webhook_id:
+                found.append((whole, len(node) - 2, pointer))
+        return
+    for position, child in enumerate(node):
+        _webhook_calls(child, f"{pointer}/{position}", found)
+
+
+def _webhook_calls_check(
+    application: Application, calls: Sequence[tuple[int, int, str]]
+) -> list[RuleError]:
+    """An error for each ``triggerWebhook`` naming no webhook of the application, or giving
+    it another number of arguments than it has parameters (one query)."""
+    ids = {webhook_id for webhook_id, _, _ in calls if 0 < webhook_id < 2**63}
+    params = dict(
+        Webhook.objects.filter(pk__in=ids, applications=application).values_list("pk", "params")
+    )
+    errors: list[RuleError] = []
+    for webhook_id, count, pointer in calls:
+        if webhook_id not in params:
+            errors.append(
+                RuleTypeError(
+                    f"triggerWebhook names webhook {webhook_id}, and the application has no "
+                    "such webhook (GET /v1/webhooks lists them)",
+                    pointer=f"{pointer}/1",
+                )
+            )
+        elif len(params[webhook_id]) != count:
+            errors.append(
+                RuleTypeError(
+                    f"webhook {webhook_id} takes {len(params[webhook_id])} argument(s) after its "
+                    f"id, in the order of its parameters, not {count}",
+                    pointer=pointer,
+                )
+            )
     return errors
 
 

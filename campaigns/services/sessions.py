@@ -38,6 +38,9 @@ the session saved. States follow Talon.One (DESIGN.md §4 step 5): an update mov
 - ``updateAttribute`` effects set the session's and the profile's custom attributes in the same
   transaction (``campaigns.attribute_updates``); the session row is written after the
   evaluation so that what the rules set is saved with it.
+- ``triggerWebhook`` effects name their webhook (``campaigns.services.webhooks``); closing
+  writes one outbox row per effect in the same transaction, delivered by Celery after commit
+  (an open session and a dry run send nothing).
 - ``dry`` evaluates and answers the same way, then rolls the transaction back.
 
 - Coupons (``campaigns.coupon_evaluation``, ``campaigns.services.coupons``): each campaign sees
@@ -136,6 +139,7 @@ from campaigns.services.referrals import (
     referral_rejection,
     referrals_find,
 )
+from campaigns.services.webhooks import webhook_deliveries_record, webhook_effects
 from rules.effects import (
     AcceptCoupon,
     AcceptReferral,
@@ -534,6 +538,9 @@ def _update(
         types=custom_types,
         roots=("Session", "Profile") if profile is not None else ("Session",),
     )
+    # Each triggerWebhook gets its webhook's name (a query only when one fired); closing
+    # writes their outbox rows, delivered after commit.
+    effects, unsent, calls = webhook_effects(effects, application=application)
     if changes.session:
         session.attributes = {**session.attributes, **changes.session}
     # Written after the evaluation, so that the attributes its rules set are saved with it.
@@ -544,7 +551,7 @@ def _update(
     if target == CLOSED:
         effects, made = _codes_create(effects, campaigns=compiled.campaigns)
         rulesets = {c.pk: c.active_ruleset_id for c in compiled.campaigns}
-        _confirm(
+        records = _confirm(
             application=application,
             session=session,
             profile=profile,
@@ -552,12 +559,22 @@ def _update(
             rulesets=rulesets,
             now=now,
         )
+        if calls:
+            webhook_deliveries_record(
+                application=application,
+                effects=effects,
+                calls=calls,
+                records=records,
+                session=session,
+                profile=profile,
+                now=now,
+            )
     return _outcome(
         session,
         items,
         profile,
         effects,
-        [*result.failures, *over_budget, *refused],
+        [*result.failures, *over_budget, *refused, *unsent],
         application,
         known=compiled.names,
         set_aside=result.set_aside(),
@@ -1087,9 +1104,10 @@ def _confirm(
     effects: Sequence[FiredEffect],
     rulesets: Mapping[int, int | None],
     now: datetime,
-) -> None:
-    """Closing: record the effects, and count the sale on the profile."""
-    EffectRecord.objects.bulk_create(
+) -> list[EffectRecord]:
+    """Closing: record the effects (answered, in their order), and count the sale on the
+    profile."""
+    records = EffectRecord.objects.bulk_create(
         _record(
             application=application,
             session=session,
@@ -1107,6 +1125,7 @@ def _confirm(
             last_activity=now,
         )
         profile.refresh_from_db()
+    return records
 
 
 def _live_records(session: CustomerSession) -> list[EffectRecord]:

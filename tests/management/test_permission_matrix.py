@@ -35,7 +35,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.utils.encoders import JSONEncoder
 
-from campaigns.models import Application, AttributeDefinition, Campaign, CouponBatch
+from campaigns.models import Application, AttributeDefinition, Campaign, CouponBatch, Webhook
 from management.models import Role
 from management.services import role_allows
 from tests.factories import (
@@ -77,6 +77,7 @@ class Objects:
     customer_id: int
     session_id: int
     attribute: AttributeDefinition
+    webhook_id: int
 
     @property
     def ids(self) -> dict[str, Any]:
@@ -90,6 +91,7 @@ class Objects:
             "customer": self.customer_id,
             "session": self.session_id,
             "attribute": self.attribute.pk,
+            "webhook": self.webhook_id,
         }
 
 
@@ -109,6 +111,10 @@ def objects_of(name: str) -> Objects:
     attribute = AttributeDefinitionFactory(
         application=application, entity="CustomerSession", name=f"{name}Color", type="string"
     )
+    webhook = Webhook.objects.create(
+        title=f"{name} hook", url="https://hooks.example.com/", signing_secret="s" * 32
+    )
+    webhook.applications.set([application])
     return Objects(
         application=application,
         campaign=campaign,
@@ -119,6 +125,7 @@ def objects_of(name: str) -> Objects:
         customer_id=customer.pk,
         session_id=session.pk,
         attribute=attribute,
+        webhook_id=webhook.pk,
     )
 
 
@@ -445,6 +452,38 @@ ENDPOINTS = [
     ),
     Endpoint("getApplicationApiHealth", "GET", APP + "/health_report", Role.VIEWER),
     Endpoint("exportEffects", "GET", APP + "/export_effects", Role.VIEWER),
+    # Webhooks: their role is needed in every application they serve
+    Endpoint("getWebhook", "GET", "/v1/webhooks/{webhook}", Role.VIEWER, nested=("webhook",)),
+    Endpoint(
+        "updateWebhook",
+        "PUT",
+        "/v1/webhooks/{webhook}",
+        Role.ADMIN,
+        body=lambda o: {
+            "applicationIds": [o.application.pk],
+            "title": "Renamed hook",
+            "verb": "POST",
+            "url": "https://hooks.example.com/renamed",
+        },
+        nested=("webhook",),
+    ),
+    Endpoint(
+        "deleteWebhook", "DELETE", "/v1/webhooks/{webhook}", Role.ADMIN, ok=204, nested=("webhook",)
+    ),
+    Endpoint(
+        "createWebhook",
+        "POST",
+        "/v1/webhooks",
+        Role.ADMIN,
+        body=lambda o: {
+            "applicationIds": [o.application.pk],
+            "title": "New hook",
+            "verb": "POST",
+            "url": "https://hooks.example.com/new",
+        },
+        ok=201,
+        refused=400,
+    ),
     Endpoint("exportCustomerSessions", "GET", APP + "/export_customer_sessions", Role.VIEWER),
 ]
 
@@ -454,6 +493,8 @@ UNSCOPED = {
     "getApplications": "/v1/applications",
     "getAttributes": "/v1/attributes",
     "getExports": "/v1/exports",
+    "getWebhooks": "/v1/webhooks",
+    "getMessageLogs": "/v1/message_logs?entityType=webhook",
 }
 
 #: Operations of the account, not of an application: only a superuser may call them.
@@ -637,6 +678,8 @@ def test_lists_about_no_application_let_every_caller_in(
     shown = response.json()["data"]
     # A list shows another tenant's objects to the superuser only.
     other_ids = {world.other.application.pk, world.other.attribute.pk}
+    if path == "/v1/webhooks":
+        other_ids = {world.other.webhook_id}
     if caller != "superuser":
         assert not {row["id"] for row in shown} & other_ids or path == "/v1/attributes"
 

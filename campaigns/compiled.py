@@ -9,6 +9,10 @@ schema (which request bodies are read with) and the application's row (its setti
 the same way, under the stamp alone: every change to an application's settings bumps it too.
 Nothing else is held in the process, so any number of processes can serve the same application.
 
+Each campaign's rules read that campaign as ``Campaign`` (its id, name, tags and custom
+attributes): compiled in as constants of its ruleset, which the stamp keeps fresh, since every
+change to a campaign bumps it (``campaigns.services.campaigns``).
+
 ``CompiledCampaigns.evaluate`` runs the campaigns and keeps what their evaluation groups let
 through; with ``cascade`` (``cascade_settings(application)``) discounts cascade: each campaign
 sees the session as the campaigns before it left it (``campaigns.evaluation.Cascade``).
@@ -20,6 +24,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from campaigns.evaluation import (
@@ -30,20 +35,23 @@ from campaigns.evaluation import (
     Exclusion,
     GroupNode,
     select_by_groups,
+    typed_attributes,
 )
 from campaigns.models import Application, Campaign, EvaluationGroup
 from campaigns.models.budgets import CampaignLimit
 from campaigns.selectors import AttributeSchema, attribute_schema, running_campaigns
 from campaigns.services.budgets import LimitSpec
-from rules.catalogue import build_catalogue
+from rules.catalogue import CAMPAIGN, build_catalogue
 from rules.engine import (
     Between,
     CompiledRulesets,
     FiredEffect,
     RuleFailure,
     RuleRef,
+    Scope,
     compile_rulesets,
 )
+from rules.types import Type
 
 
 class CampaignsEvaluation(NamedTuple):
@@ -239,17 +247,32 @@ def compiled_campaigns_get(*, application: Application, now: datetime) -> Compil
     return compiled
 
 
+def campaign_scope(campaign: Campaign, types: Mapping[str, Type]) -> Scope:
+    """What the rules of ``campaign`` read as ``Campaign``: its id (a number), name, tags and
+    custom attributes (typed as the application's ``Campaign`` attribute definitions say)."""
+    return {
+        CAMPAIGN: {
+            "Id": Decimal(campaign.pk),
+            "Name": campaign.name,
+            "Tags": list(campaign.tags),
+            "Attributes": typed_attributes(campaign.attributes or {}, types),
+        }
+    }
+
+
 def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
     campaigns = tuple(running_campaigns(application=application, now=now))
+    types = attribute_schema_get(application=application).types
     rules = compile_rulesets(
         [
             (campaign.pk, campaign.active_ruleset.rules)
             for campaign in campaigns
             if campaign.active_ruleset
         ],
-        catalogue=build_catalogue(
-            custom_attributes=attribute_schema_get(application=application).types
-        ),
+        catalogue=build_catalogue(custom_attributes=types),
+        scopes={
+            campaign.pk: campaign_scope(campaign, types.get(CAMPAIGN, {})) for campaign in campaigns
+        },
         # Built now rather than on the first session update that needs them.
         one_at_a_time=application.enable_cascading_discounts,
     )

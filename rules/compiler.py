@@ -123,6 +123,10 @@ class Compiler:
     """When set, count how often each memoizable expression occurs (the first pass)."""
     memo_slots: dict[str, int] | None = None
     """When set, expressions with a slot are read from, or computed into, ``M[slot]``."""
+    scoped_names: frozenset[str] = frozenset()
+    """Root names of the binding whose value differs from ruleset to ruleset (``Campaign``: the
+    scopes of ``rules.engine.compile_rulesets``). A read rooted at one is never shared: it gets
+    no memo key, so neither it nor anything computed from it is memoized across rulesets."""
 
     def __post_init__(self) -> None:
         self.namespace.update(_GLOBALS)
@@ -282,6 +286,8 @@ class Compiler:
         every rule that needs the value fails on its own, as it would without the memo."""
         if code.key is None or code.const or code.locals:
             return code
+        if self.scoped_names and code.key.startswith(self._scoped_reads()):
+            return Code(code.expr, code.type)
         if self.memo_counts is not None:
             self.memo_counts[code.key] = self.memo_counts.get(code.key, 0) + 1
         slot = None if self.memo_slots is None else self.memo_slots.get(code.key)
@@ -289,6 +295,11 @@ class Compiler:
             return code
         expr = f"(M[{slot}] if M[{slot}] is not _U else _memo(M, {slot}, {code.expr}))"
         return Code(expr, code.type, key=code.key)
+
+    def _scoped_reads(self) -> tuple[str, ...]:
+        """How a read rooted at a scoped name begins (``b[k3]``, as the ``.`` form writes it:
+        the binding indexed by the name's constant)."""
+        return tuple(f"b[{self.const(name)}]" for name in sorted(self.scoped_names))
 
     @property
     def assigns(self) -> bool:

@@ -15,6 +15,10 @@ discounts: each campaign sees the cart as the campaigns before it left it). That
 functions, one per ruleset, built on first use or by ``compile_rulesets(one_at_a_time=True)``,
 and forgets shared computations between rulesets; the default mode is untouched by it.
 
+A ruleset may have binding entries of its own (``scopes``: its campaign, read as ``Campaign``),
+which it sees, whichever mode runs it, while its rules run; reads of them are never shared with
+other rulesets.
+
 Evaluation is the hot path of every session update, so the generated code does the bookkeeping
 itself (a ``try`` per rule, which costs nothing until a rule fails) rather than paying for a
 Python-level loop and result object per rule.
@@ -127,6 +131,9 @@ class EvaluationResult(NamedTuple):
 _make_fired = partial(tuple.__new__, FiredEffect)
 """``FiredEffect`` without the Python-level ``__new__`` of named tuples."""
 
+Scope = Mapping[str, Any]
+"""Binding entries of one ruleset's own (``compile_rulesets``' ``scopes``): its campaign."""
+
 Between = Callable[[Any, list[FiredEffect]], None]
 """Called after each ruleset, in one-at-a-time evaluation, with the ruleset's key and the
 effects it produced (in order). It may change the binding (its contents, in place): the next
@@ -178,15 +185,22 @@ def _rule_lines(compiler: Compiler, rule: Rule, ref: RuleRef) -> list[str]:
 
 
 def _unit_source(
-    compiler: Compiler, entry: str, rulesets: Sequence[Sequence[tuple[RuleRef, Rule]]]
+    compiler: Compiler,
+    entry: str,
+    rulesets: Sequence[Sequence[tuple[RuleRef, Rule]]],
+    scopes: Sequence[Scope | None] = (),
 ) -> str:
-    """One generated function running several rulesets' rules in order."""
+    """One generated function running several rulesets' rules in order; each ruleset with its
+    ``scopes`` entries (by position) put into the binding first."""
     compiler.namespace.setdefault("_failure", _failure)
     compiler.namespace.setdefault("_Exception", Exception)
     compiler.namespace.setdefault("_U", MEMO_EMPTY)
     compiler.namespace.setdefault("_memo", memo_store)
     lines = [f"def {entry}(S, fired, failed, M):", "    b = S.binding", "    E = S.effects"]
     for position, rules in enumerate(rulesets):
+        if compiler.scoped_names and rules:
+            scope = scopes[position] if position < len(scopes) else None
+            lines += [f"    {line}" for line in _scope_lines(compiler, scope)]
         for ref, rule in rules:
             try:
                 lines += [f"    {line}" for line in _rule_lines(compiler, rule, ref)]
@@ -195,6 +209,18 @@ def _unit_source(
                 raise
     lines.append("    return None")
     return "\n".join(lines) + "\n"
+
+
+def _scope_lines(compiler: Compiler, scope: Scope | None) -> list[str]:
+    """Put a ruleset's scope into the binding (one store per name; its values are constants),
+    and take out the scoped names it does not give, which belong to other rulesets."""
+    scope = scope or {}
+    return [
+        f"b[{compiler.const(name)}] = {compiler.const(scope[name])}"
+        if name in scope
+        else f"b.pop({compiler.const(name)}, None)"
+        for name in sorted(compiler.scoped_names)
+    ]
 
 
 _RULESETS_PER_FUNCTION = 64
@@ -239,10 +265,16 @@ def check_rule(
     return errors
 
 
-def _compiler(catalogue: Type | None, registry: Registry | None) -> Compiler:
+def _compiler(
+    catalogue: Type | None, registry: Registry | None, scoped_names: frozenset[str] = frozenset()
+) -> Compiler:
     from rules import library  # noqa: F401 - registers the functions on first use
 
-    return Compiler(catalogue=catalogue or Type(Kind.MAP), registry=registry or REGISTRY)
+    return Compiler(
+        catalogue=catalogue or Type(Kind.MAP),
+        registry=registry or REGISTRY,
+        scoped_names=scoped_names,
+    )
 
 
 class GeneratedUnit(NamedTuple):
@@ -254,6 +286,9 @@ class GeneratedUnit(NamedTuple):
     memo: list[Any]
 
 
+_ABSENT: Any = object()
+
+
 def _fired_since(state: State, start: int) -> list[FiredEffect]:
     return list(map(_make_fired, zip(state.sources[start:], state.effects[start:], strict=True)))
 
@@ -262,7 +297,16 @@ class CompiledRulesets:
     """Rulesets compiled into generated Python functions; safe to share between threads
     (all evaluation state lives in the ``State`` of each call)."""
 
-    __slots__ = ("_build_single", "_functions", "_memo", "_single", "keys", "rulesets", "source")
+    __slots__ = (
+        "_build_single",
+        "_functions",
+        "_memo",
+        "_scoped_names",
+        "_single",
+        "keys",
+        "rulesets",
+        "source",
+    )
 
     def __init__(
         self,
@@ -273,6 +317,7 @@ class CompiledRulesets:
         memo_slots: int = 0,
         *,
         build_single: Callable[[], GeneratedUnit] | None = None,
+        scoped_names: Iterable[str] = (),
     ) -> None:
         self.keys = tuple(keys)
         self.rulesets = tuple(tuple(rules) for rules in rulesets)
@@ -281,6 +326,7 @@ class CompiledRulesets:
         self._memo = [MEMO_EMPTY] * memo_slots
         self._build_single = build_single
         self._single: GeneratedUnit | None = None
+        self._scoped_names = tuple(sorted(scoped_names))
 
     def evaluate(
         self,
@@ -295,22 +341,35 @@ class CompiledRulesets:
 
         With ``between``, the rulesets run one at a time and ``between`` is called after each
         (the last one included; see ``Between``). Computations shared between rules are then
-        shared within a ruleset only, so that none is read stale after the binding changed."""
+        shared within a ruleset only, so that none is read stale after the binding changed.
+
+        The binding's entries named by the rulesets' scopes are as given again on return."""
         if state is None:
             state = State(binding, now=now)
         state.stage = -1
         fired: list[RuleRef] = []
         failed: list[RuleFailure] = []
-        if between is None:
-            memo = self._memo.copy()
-            for function in self._functions:
-                function(state, fired, failed, memo)
-        else:
-            single = self.one_at_a_time()
-            for key, function in zip(self.keys, single.functions, strict=True):
-                start = len(state.effects)
-                function(state, fired, failed, single.memo.copy())
-                between(key, _fired_since(state, start))
+        if self._scoped_names:
+            given = state.binding
+            saved = [(name, given.get(name, _ABSENT)) for name in self._scoped_names]
+        try:
+            if between is None:
+                memo = self._memo.copy()
+                for function in self._functions:
+                    function(state, fired, failed, memo)
+            else:
+                single = self.one_at_a_time()
+                for key, function in zip(self.keys, single.functions, strict=True):
+                    start = len(state.effects)
+                    function(state, fired, failed, single.memo.copy())
+                    between(key, _fired_since(state, start))
+        finally:
+            if self._scoped_names:
+                for name, value in saved:
+                    if value is _ABSENT:
+                        given.pop(name, None)
+                    else:
+                        given[name] = value
         effects = list(map(_make_fired, zip(state.sources, state.effects, strict=True)))
         return EvaluationResult(effects, failed, fired)
 
@@ -332,6 +391,7 @@ def compile_rulesets(
     registry: Registry | None = None,
     memoize: bool = True,
     one_at_a_time: bool = False,
+    scopes: Mapping[Any, Scope] | None = None,
 ) -> CompiledRulesets:
     """Check and compile ``(key, rules)`` pairs, in evaluation order, into one unit.
 
@@ -341,7 +401,13 @@ def compile_rulesets(
     ``/rulesets/<i>/rules/<j>``; use ``check_rule`` to collect every error of a rule.
 
     ``one_at_a_time`` also builds, now rather than on first use, the functions that
-    ``evaluate(..., between=...)`` runs."""
+    ``evaluate(..., between=...)`` runs.
+
+    ``scopes`` (key → binding entries, e.g. ``{7: {"Campaign": {"Id": …, "Name": …}}}``) gives
+    each ruleset values of its own: while its rules run, the binding holds its entries (put in
+    before its first rule, one store per name), and rulesets without them do not see the
+    names at all. Reads of them are never shared between rulesets (``Compiler.scoped_names``).
+    The names must be in the catalogue, which types them as when the rules were checked."""
     keys: list[Any] = []
     parsed: list[list[Rule]] = []
     for key, rules in rulesets:
@@ -351,7 +417,16 @@ def compile_rulesets(
         [(RuleRef(key, index, rule.title), rule) for index, rule in enumerate(rules)]
         for key, rules in zip(keys, parsed, strict=True)
     ]
-    build = partial(_build, refs, catalogue, registry, memoize=memoize)
+    names = frozenset(name for scope in (scopes or {}).values() for name in scope)
+    build = partial(
+        _build,
+        refs,
+        catalogue,
+        registry,
+        memoize=memoize,
+        scopes=[scopes.get(key) for key in keys] if scopes else [],
+        scoped_names=names,
+    )
     unit = build(one_at_a_time=False)
     compiled = CompiledRulesets(
         keys,
@@ -360,6 +435,7 @@ def compile_rulesets(
         unit.functions,
         len(unit.memo),
         build_single=partial(build, one_at_a_time=True),
+        scoped_names=names,
     )
     if one_at_a_time:
         compiled.one_at_a_time()
@@ -373,6 +449,8 @@ def _build(
     *,
     memoize: bool,
     one_at_a_time: bool,
+    scopes: Sequence[Scope | None] = (),
+    scoped_names: frozenset[str] = frozenset(),
 ) -> GeneratedUnit:
     """Generate and build the functions of a unit: up to ``_RULESETS_PER_FUNCTION`` rulesets
     each, run back to back on one memo; or ``one_at_a_time``, one ruleset each, each run on a
@@ -380,12 +458,13 @@ def _build(
     serves: the whole evaluation, or one ruleset."""
     per_function = 1 if one_at_a_time else _RULESETS_PER_FUNCTION
     starts = range(0, len(refs), per_function)
+    source_of = partial(_function_source, refs=refs, scopes=scopes, count=per_function)
     # First pass: check everything, and count the computations that rules share.
-    counting = _compiler(catalogue, registry)
+    counting = _compiler(catalogue, registry, scoped_names)
     counting.memo_counts = {}
     shared: dict[str, None] = {}
     for start in starts:
-        _function_source(counting, refs, start, per_function)
+        source_of(counting, start=start)
         if one_at_a_time:
             shared.update(dict.fromkeys(k for k, n in counting.memo_counts.items() if n > 1))
             counting.memo_counts = {}
@@ -394,19 +473,29 @@ def _build(
     if counting.assigns or not memoize:
         shared = {}
     # Second pass: the code that runs, with shared computations memoized.
-    compiler = _compiler(catalogue, registry)
+    compiler = _compiler(catalogue, registry, scoped_names)
     compiler.memo_slots = {key: slot for slot, key in enumerate(shared)}
-    source = "".join(_function_source(compiler, refs, start, per_function) for start in starts)
+    source = "".join(source_of(compiler, start=start) for start in starts)
     functions = build_functions(source, compiler.namespace, [f"_rulesets{i}" for i in starts])
     return GeneratedUnit(source, tuple(functions), [MEMO_EMPTY] * len(shared))
 
 
 def _function_source(
-    compiler: Compiler, refs: list[list[tuple[RuleRef, Rule]]], start: int, count: int
+    compiler: Compiler,
+    *,
+    refs: list[list[tuple[RuleRef, Rule]]],
+    scopes: Sequence[Scope | None],
+    start: int,
+    count: int,
 ) -> str:
     """The source of the function ``_rulesets<start>``, running ``count`` rulesets."""
     try:
-        return _unit_source(compiler, f"_rulesets{start}", refs[start : start + count])
+        return _unit_source(
+            compiler,
+            f"_rulesets{start}",
+            refs[start : start + count],
+            scopes[start : start + count],
+        )
     except RuleError as error:
         position, _, rest = error.pointer.removeprefix("/rulesets/").partition("/")
         error.pointer = f"/rulesets/{start + int(position)}/{rest}"

@@ -225,7 +225,8 @@ def apply_discounts(
 
 def _granted(effect: Any, value: Decimal, wanted: Decimal) -> Any:
     """``effect`` granting ``value`` (in the currency's minor unit: ``9.00``, not ``9.000``)."""
-    if value == wanted and effect.value.as_tuple() == wanted.as_tuple():
+    # Equal, and with as many decimal places: the same number, written the same way.
+    if value == wanted and effect.value.same_quantum(wanted):
         return effect
     desired = wanted if value < wanted else None
     return replace(effect, value=value, desired_value=desired)

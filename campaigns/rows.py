@@ -180,10 +180,15 @@ def api_key_find(*, hashed: str, now: datetime) -> tuple[int, datetime | None, i
 def _key_found(row: Sequence[Any]) -> tuple[int, datetime | None, int, int]:
     key_id, last_used_at, application_id, rules_version = row
     if last_used_at is not None:
-        functions, column = _converters(IntegrationApiKey._meta.get_field("last_used_at"), "k")
+        functions, column = _last_used_converters()
         for function in functions:
             last_used_at = function(last_used_at, column, connection)
     return key_id, last_used_at, application_id, rules_version
+
+
+@functools.cache
+def _last_used_converters() -> tuple[list[_Converter], Col]:
+    return _converters(IntegrationApiKey._meta.get_field("last_used_at"), "k")
 
 
 @functools.cache

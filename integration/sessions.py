@@ -38,10 +38,15 @@ from integration.payloads import parse_session_update
 from integration.render import (
     CartItemView,
     CouponView,
+    JsonText,
     ProfileView,
     ReferralView,
     SessionView,
+    customer_profile_json,
+    customer_session_json,
     dumps,
+    effect_json,
+    effects_json,
     render_customer_session,
     render_effect,
     render_rule_failure,
@@ -133,12 +138,21 @@ class CustomerSessionView(IntegrationView):
             dry=dry,
             locked=locked,
         )
+        wanted = update.response_content
+        # The largest parts are written straight to JSON text (see ``integration.render``).
+        profile = profile_view(outcome.profile, types=schema.types)
         return json_response(
             render_session_update_response(
-                effects=rendered_effects(outcome.effects, outcome.ruleset_ids),
-                response_content=update.response_content,
-                customer_session=session_view(outcome.session, outcome.items, types=schema.types),
-                customer_profile=profile_view(outcome.profile, types=schema.types),
+                effects=written_effects(outcome.effects, outcome.ruleset_ids),
+                response_content=wanted,
+                customer_session=customer_session_json(
+                    session_view(outcome.session, outcome.items, types=schema.types)
+                )
+                if "customerSession" in wanted
+                else None,
+                customer_profile=customer_profile_json(profile)
+                if "customerProfile" in wanted and profile is not None
+                else None,
                 rule_failure_reasons=rendered_failures(
                     outcome.failures,
                     campaign_names=outcome.campaign_names,
@@ -211,6 +225,24 @@ def rendered_effects(
         )
         for fired in effects
     ]
+
+
+def written_effects(
+    effects: Sequence[FiredEffect], ruleset_ids: Mapping[int, int | None]
+) -> JsonText:
+    """``rendered_effects``, written as JSON text (``integration.render.effect_json``)."""
+    return effects_json(
+        [
+            effect_json(
+                campaign_id=fired.rule.ruleset,
+                ruleset_id=ruleset_ids.get(fired.rule.ruleset) or 0,
+                rule_index=fired.rule.rule_index,
+                rule_name=fired.rule.title,
+                effect=fired.effect,
+            )
+            for fired in effects
+        ]
+    )
 
 
 def rendered_failures(
@@ -333,8 +365,9 @@ def session_view(session: CustomerSession, items: list[CartItem], *, types: Type
                 length=item.length,
                 returned_quantity=item.returned_quantity,
                 remaining_quantity=item.remaining_quantity,
-                attributes=typed_attributes(item.attributes, item_types),
-                additional_costs=_prices(item.additional_costs),
+                # Most items have neither: no call for them (ten items make a cart).
+                attributes=typed_attributes(item.attributes, item_types) if item.attributes else {},
+                additional_costs=_prices(item.additional_costs) if item.additional_costs else {},
             )
             for item in items
         ],

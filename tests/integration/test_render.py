@@ -752,3 +752,208 @@ def test_parts_rendered_elsewhere_are_passed_through() -> None:
     assert rendered["loyalty"] is loyalty
     assert rendered["triggeredCampaigns"] == [{"id": 1}]
     assert rendered["awardedGiveaways"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The session update's parts written as JSON text: the same bytes as the dict renderers'
+
+ODD_TEXT = 'Grüße "東京" 🎉 \\ \n\t\x01 a\ud800b </script>'
+"""Text that JSON must escape: quotes, backslash, control characters, non-ASCII, a lone
+surrogate."""
+
+any_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=8)
+    | decimals
+    | st.datetimes(timezones=st.sampled_from([UTC, BERLIN]))
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=6), children, max_size=4)
+        | st.dictionaries(st.integers(), children, max_size=2)
+    ),
+    max_leaves=16,
+)
+
+
+@given(any_values)
+def test_json_text_writes_what_dumps_writes_of_the_wire_form(value: Any) -> None:
+    assert render.json_text(value).encode() == dumps(render._wire(value))
+
+
+def test_json_text_refuses_what_dumps_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        render.json_text({"a": [object()]})
+    with pytest.raises(ValueError, match="not a JSON number"):
+        render.json_text({"a": Decimal("NaN")})
+
+
+def test_json_text_parts_are_written_as_they_are() -> None:
+    part = render.JsonText('{"a":[1,2.50]}')
+
+    assert dumps({"x": Decimal("1.0"), "part": part, "s": render._PLACEHOLDER}) == (
+        b'{"x":1,"part":{"a":[1,2.50]},"s":"\\u0000decimal\\u0000"}'
+    )
+
+
+ODD_ITEM = CartItemView(
+    position=7,
+    sku=ODD_TEXT,
+    quantity=3,
+    returned_quantity=1,
+    remaining_quantity=2,
+    price=Decimal("1E+2"),
+    product_name=ODD_TEXT,
+    length=Decimal("-0.00"),
+    attributes={"when": datetime(2024, 1, 1, 1, tzinfo=BERLIN), "n": [Decimal("12.3450"), None]},
+    additional_costs={ODD_TEXT: Decimal("0.10"), "b": Decimal(0)},
+)
+
+SESSIONS = [
+    a_session(),
+    a_session(
+        store_integration_id="STORE-001",
+        coupon_codes=("XMAS-20-2021", ODD_TEXT),
+        referral_code="NT2K54D9",
+        loyalty_cards=["loyalty-card-1"],
+        cart_items=(AIR_GLIDE, ODD_ITEM, CartItemView(position=9, sku="A", quantity=1)),
+        additional_costs={"shipping": Decimal("9.00")},
+        identifiers=("d41306",),
+        attributes={"ShippingCity": "Berlin", "Visit": datetime(2024, 1, 1, 1, tzinfo=BERLIN)},
+    ),
+    a_session(
+        profile_id="",
+        state="closed",
+        first_session=False,
+        created=datetime(2020, 6, 10, 9, 5, 27),  # naive: taken as UTC
+        total=Decimal("-0"),
+        attributes={"nested": {"list": [1, True, "x", {"d": Decimal("1.50")}]}, "odd": ODD_TEXT},
+    ),
+]
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+def test_a_session_written_as_text_is_the_rendered_session(session: SessionView) -> None:
+    assert dumps(render.customer_session_json(session)) == dumps(render_customer_session(session))
+
+
+def test_a_cart_item_written_as_text_is_the_rendered_item() -> None:
+    for item in (AIR_GLIDE, ODD_ITEM, CartItemView(position=0, sku="", quantity=0)):
+        assert render.cart_item_json(item).encode() == dumps(render_cart_item(item))
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        ProfileView(
+            id=1,
+            integration_id="p",
+            created=CREATED,
+            account_id=1,
+            closed_sessions=0,
+            total_sales=Decimal(0),
+            last_activity=CREATED,
+        ),
+        ProfileView(
+            id=6,
+            integration_id=ODD_TEXT,
+            created=datetime(2020, 6, 10, 9, 5, 27, tzinfo=BERLIN),
+            account_id=31,
+            closed_sessions=3,
+            total_sales=Decimal("299.990000"),
+            last_activity=datetime(2020, 2, 8, 14, 15, 20, tzinfo=UTC),
+            attributes={"Language": ODD_TEXT, "Born": CREATED, "Score": Decimal("1E+3")},
+            audience_memberships=(AudienceMembership(2, "Travel"), AudienceMembership(3, ODD_TEXT)),
+            sandbox=True,
+        ),
+    ],
+)
+def test_a_profile_written_as_text_is_the_rendered_profile(profile: ProfileView) -> None:
+    assert dumps(render.customer_profile_json(profile)) == dumps(render_customer_profile(profile))
+
+
+@pytest.mark.parametrize(
+    "effect",
+    [
+        SetDiscount(name="10% Off", value=Decimal("2.50"), desired_value=Decimal("3")),
+        SetDiscountPerItem(name=ODD_TEXT, value=Decimal(1), position=0, sub_position=1),
+        RejectCoupon(value="C", rejection_reason=CouponRejectionReason.COUPON_NOT_FOUND),
+        AddLoyaltyPoints(
+            name="p",
+            program_id=1,
+            value=Decimal(10),
+            start_date=datetime(2024, 5, 29, 15, 4, 5, tzinfo=timezone(timedelta(hours=7))),
+        ),
+        ShowNotification(notification_type=NotificationType.INFO, title="t", body=ODD_TEXT),
+        AddFreeItem(sku="s", name="n", desired_quantity=2),
+        UpdateAttribute(path="Profile.Attributes.Seen", value=[CREATED, Decimal("1.0"), 1.5]),
+        SetLoyaltyPointsExpiryDate(
+            program_id=1,
+            new_expiry_date=datetime(2025, 1, 1, 12, tzinfo=BERLIN),
+            affected_transactions=(
+                LedgerEntryExpiryChange(
+                    transaction_uuid="u", new_expiry_date=datetime(2025, 1, 1, tzinfo=BERLIN)
+                ),
+            ),
+        ),
+    ],
+)
+def test_an_effect_written_as_text_is_the_rendered_effect(effect: Any) -> None:
+    fields: dict[str, Any] = {
+        "campaign_id": 4,
+        "ruleset_id": 12,
+        "rule_index": 1,
+        "rule_name": ODD_TEXT,
+        "effect": effect,
+    }
+
+    written = render.effects_json([render.effect_json(**fields), render.effect_json(**fields)])
+
+    assert dumps(written) == dumps([render_effect(**fields), render_effect(**fields)])
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        set(),
+        {"customerSession"},
+        {"customerProfile"},
+        {"customerSession", "customerProfile", "ruleFailureReasons", "coupons", "loyalty"},
+    ],
+)
+def test_a_response_with_parts_written_as_text_is_the_rendered_response(wanted: set[str]) -> None:
+    session = SESSIONS[1]
+    profile = ProfileView(
+        id=1,
+        integration_id="p",
+        created=CREATED,
+        account_id=1,
+        closed_sessions=0,
+        total_sales=Decimal("1.10"),
+        last_activity=CREATED,
+    )
+    effect: dict[str, Any] = {
+        "campaign_id": 1,
+        "ruleset_id": 2,
+        "rule_index": 0,
+        "rule_name": "r",
+        "effect": SetDiscount(name="d", value=Decimal("5.00")),
+    }
+
+    written = render_session_update_response(
+        effects=render.effects_json([render.effect_json(**effect)]),
+        response_content=wanted,
+        customer_session=render.customer_session_json(session),
+        customer_profile=render.customer_profile_json(profile),
+    )
+    rendered = render_session_update_response(
+        effects=[render_effect(**effect)],
+        response_content=wanted,
+        customer_session=session,
+        customer_profile=profile,
+    )
+
+    assert dumps(written) == dumps(rendered)

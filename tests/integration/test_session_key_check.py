@@ -16,6 +16,7 @@ from campaigns.models import Application, CustomerSession, IntegrationApiKey
 from campaigns.rows import KEY_SESSION_STATEMENT
 from campaigns.services.keys import LAST_USED_RESOLUTION, integration_key_create
 from integration.render import dumps
+from tests.concurrency import postgresql_only
 from tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +126,7 @@ def test_the_key_is_marked_used_after_the_update_even_a_dry_one(
     assert key.last_used_at > stale
 
 
+@postgresql_only
 def test_the_statement_is_prepared_once_per_connection(client: Client, raw_key: str) -> None:
     from django.test.utils import CaptureQueriesContext
 

@@ -358,7 +358,8 @@ def test_writes_need_the_admin_role_in_every_application_of_the_webhook(
 def test_another_tenants_webhook_is_404(
     client: Client, application: Application, admin: dict[str, str]
 ) -> None:
-    theirs = make_webhook(ApplicationFactory())
+    other = ApplicationFactory()
+    theirs = make_webhook(other)
 
     for method in ("GET", "PUT", "DELETE"):
         body = body_for(application) if method == "PUT" else None
@@ -366,7 +367,7 @@ def test_another_tenants_webhook_is_404(
         assert_error(response, 404, "webhook_not_found")
     assert client.get("/v1/webhooks", headers=admin).json()["data"] == []
     created = send(
-        client, "POST", "/v1/webhooks", admin, body_for(application, applicationIds=[theirs.pk])
+        client, "POST", "/v1/webhooks", admin, body_for(application, applicationIds=[other.pk])
     )
     assert created.status_code == 400
     assert Webhook.objects.count() == 1

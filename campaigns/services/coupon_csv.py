@@ -27,7 +27,7 @@ from django.utils import timezone
 from campaigns.models import Application, Campaign, Coupon, CouponBatch
 from campaigns.models.coupons import COUPON_COUNT_LIMIT_MAX, COUPON_VALUE_MAX_LENGTH
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH, MONEY_DIGITS, MONEY_PLACES
-from campaigns.services.attribute_values import attribute_definitions, attributes_read
+from campaigns.services.attribute_values import attribute_definitions
 from campaigns.services.coupon_batches import PATTERN_MIN_LENGTH, coupon_batch_insert
 from campaigns.services.coupons import coupon_code_normalised
 from campaigns.services.csv_import import (
@@ -35,11 +35,11 @@ from campaigns.services.csv_import import (
     ImportProblems,
     ImportResult,
     ImportRowError,
+    RowCheck,
     TooManyProblems,
     codes_taken_report,
     csv_rows_read,
 )
-from rules.values import parse_instant
 
 __all__ = ["ImportResult", "ImportRowError", "coupons_export_csv", "coupons_import_csv"]
 
@@ -202,34 +202,15 @@ def _import_row_read(
     error: Callable[[int, str, str], None],
 ) -> _ImportedRow | None:
     """One row, checked; None (and its problems reported) when something is wrong."""
-    problems = 0
-
-    def wrong(column: str, message: str) -> None:
-        nonlocal problems
-        problems += 1
-        error(line, column, message)
-
+    row = RowCheck(fields, line=line, error=error)
     value = coupon_code_normalised(application=application, value=fields["value"])
     if not PATTERN_MIN_LENGTH <= len(value) <= COUPON_VALUE_MAX_LENGTH:
-        wrong("value", f"has {PATTERN_MIN_LENGTH} to {COUPON_VALUE_MAX_LENGTH} characters")
-    dates: dict[str, datetime | None] = {}
-    for column in ("expirydate", "startdate"):
-        text = fields.get(column, "")
-        dates[column] = parse_instant(text) if text else None
-        if text and dates[column] is None:
-            wrong(column, f"{text!r} is not an RFC 3339 time, such as 2025-07-01T04:00:00Z")
-    start, expiry = dates["startdate"], dates["expirydate"]
-    if start is not None and expiry is not None and expiry <= start:
-        wrong("expirydate", "is not after startdate")
+        row.wrong("value", f"has {PATTERN_MIN_LENGTH} to {COUPON_VALUE_MAX_LENGTH} characters")
+    start, expiry = row.validity()
     recipient = fields.get("recipientintegrationid", "")
     if len(recipient) > INTEGRATION_ID_MAX_LENGTH:
-        wrong("recipientintegrationid", f"has at most {INTEGRATION_ID_MAX_LENGTH} characters")
-    usage_limit = 1
-    if text := fields.get("limitval", ""):
-        if text.isdigit() and int(text) <= COUPON_COUNT_LIMIT_MAX:
-            usage_limit = int(text)
-        else:
-            wrong("limitval", f"{text!r} is not a whole number from 0 to {COUPON_COUNT_LIMIT_MAX}")
+        row.wrong("recipientintegrationid", f"has at most {INTEGRATION_ID_MAX_LENGTH} characters")
+    usage_limit = row.usage_limit(COUPON_COUNT_LIMIT_MAX)
     discount_limit = Decimal(0)
     if text := fields.get("discountlimit", ""):
         try:
@@ -241,22 +222,13 @@ def _import_row_read(
             or not 0 <= discount_limit < _MONEY_MAX
             or discount_limit != discount_limit.quantize(_MONEY_QUANTUM)
         ):
-            wrong(
+            row.wrong(
                 "discountlimit",
                 f"{text!r} is not an amount from 0 to below {_MONEY_MAX}"
                 f" with at most {MONEY_PLACES} decimals",
             )
-    attributes: dict[str, Any] = {}
-    if text := fields.get("attributes", ""):
-        try:
-            raw = json.loads(text, parse_float=Decimal)
-        except ValueError:
-            wrong("attributes", "is not a JSON object")
-        else:
-            attributes, problem = attributes_read(raw, definitions)
-            if problem is not None:
-                wrong("attributes", problem)
-    if problems:
+    attributes = row.attributes(definitions, entity="Coupon")
+    if row.problems:
         return None
     return _ImportedRow(
         line, value, expiry, start, recipient, usage_limit, discount_limit, attributes

@@ -17,9 +17,15 @@ An import checks every row before it writes anything. Each problem goes to an
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, TypeVar
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final, TypeVar
+
+from campaigns.services.attribute_values import attributes_read
+from rules.values import parse_instant
 
 R = TypeVar("R")
 
@@ -189,3 +195,63 @@ def codes_taken_report(
         part = {code_of(row): line_of(row) for row in rows[start : start + _TAKEN_CHUNK]}
         for code in sorted(taken_among(part), key=part.__getitem__):
             error(part[code], column, f"{code!r} {already}")
+
+
+class RowCheck:
+    """One row's fields (by column), read and checked; each problem goes to ``error`` with the
+    row's line, and ``problems`` counts them. The columns that coupons and referrals share are
+    read here: ``startdate``/``expirydate``, ``limitval`` and ``attributes``."""
+
+    def __init__(
+        self, fields: Mapping[str, str], *, line: int, error: Callable[[int, str, str], None]
+    ) -> None:
+        self.fields = fields
+        self.line = line
+        self.error = error
+        self.problems = 0
+
+    def wrong(self, column: str, message: str) -> None:
+        self.problems += 1
+        self.error(self.line, column, message)
+
+    def validity(self) -> tuple[datetime | None, datetime | None]:
+        """``startdate`` and ``expirydate``: RFC 3339 times, both optional, the expiry after
+        the start."""
+        dates: dict[str, datetime | None] = {}
+        for column in ("startdate", "expirydate"):
+            text = self.fields.get(column, "")
+            dates[column] = parse_instant(text) if text else None
+            if text and dates[column] is None:
+                self.wrong(
+                    column, f"{text!r} is not an RFC 3339 time, such as 2025-07-01T04:00:00Z"
+                )
+        start, expiry = dates["startdate"], dates["expirydate"]
+        if start is not None and expiry is not None and expiry <= start:
+            self.wrong("expirydate", "is not after startdate")
+        return start, expiry
+
+    def usage_limit(self, maximum: int) -> int:
+        """``limitval``: a whole number from 0 (unlimited) to ``maximum``; 1 when empty."""
+        text = self.fields.get("limitval", "")
+        if not text:
+            return 1
+        if text.isascii() and text.isdigit() and int(text) <= maximum:
+            return int(text)
+        self.wrong("limitval", f"{text!r} is not a whole number from 0 to {maximum}")
+        return 1
+
+    def attributes(self, definitions: Mapping[str, str], *, entity: str) -> dict[str, Any]:
+        """``attributes``: a JSON object of the custom attributes ``definitions`` (of
+        ``entity``) define, of their types; ``{}`` when empty."""
+        text = self.fields.get("attributes", "")
+        if not text:
+            return {}
+        try:
+            raw = json.loads(text, parse_float=Decimal)
+        except ValueError:
+            self.wrong("attributes", "is not a JSON object")
+            return {}
+        attributes, problem = attributes_read(raw, definitions, entity=entity)
+        if problem is not None:
+            self.wrong("attributes", problem)
+        return attributes

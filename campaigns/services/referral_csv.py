@@ -13,13 +13,11 @@ which Talon.One exports but does not document for imports, is read back.
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Final
 
 from django.db import IntegrityError, transaction
@@ -29,7 +27,7 @@ from campaigns.models import Application, Campaign, Referral
 from campaigns.models.attributes import AttributeEntity
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH
 from campaigns.models.referrals import REFERRAL_CODE_MAX_LENGTH, REFERRAL_USAGE_LIMIT_MAX
-from campaigns.services.attribute_values import attribute_definitions, attributes_read
+from campaigns.services.attribute_values import attribute_definitions
 from campaigns.services.coupon_batches import BATCH_ID_LENGTH
 from campaigns.services.coupon_csv import EXPORT_CHUNK_SIZE, csv_cell, csv_writer
 from campaigns.services.coupons import coupon_code_normalised
@@ -37,11 +35,11 @@ from campaigns.services.csv_import import (
     CsvLayout,
     ImportProblems,
     ImportResult,
+    RowCheck,
     TooManyProblems,
     codes_taken_report,
     csv_rows_read,
 )
-from rules.values import parse_instant
 
 REFERRAL_CODE_MIN_LENGTH: Final = 4
 """The shortest code an import takes (Talon.One's ``Referral.code`` has at least 4)."""
@@ -175,16 +173,12 @@ def _row_read(
     error: Callable[[int, str, str], None],
 ) -> _ImportedReferral | None:
     """One row, checked; None (and its problems reported) when something is wrong."""
-    problems = 0
-
-    def wrong(column: str, message: str) -> None:
-        nonlocal problems
-        problems += 1
-        error(line, column, message)
-
+    row = RowCheck(fields, line=line, error=error)
     code = coupon_code_normalised(application=application, value=fields["code"])
     if not REFERRAL_CODE_MIN_LENGTH <= len(code) <= REFERRAL_CODE_MAX_LENGTH:
-        wrong("code", f"has {REFERRAL_CODE_MIN_LENGTH} to {REFERRAL_CODE_MAX_LENGTH} characters")
+        row.wrong(
+            "code", f"has {REFERRAL_CODE_MIN_LENGTH} to {REFERRAL_CODE_MAX_LENGTH} characters"
+        )
     advocate = fields["advocateprofileintegrationid"]
     friend = fields.get("friendprofileintegrationid", "")
     for column, value in (
@@ -192,41 +186,17 @@ def _row_read(
         ("friendprofileintegrationid", friend),
     ):
         if len(value) > INTEGRATION_ID_MAX_LENGTH:
-            wrong(column, f"has at most {INTEGRATION_ID_MAX_LENGTH} characters")
+            row.wrong(column, f"has at most {INTEGRATION_ID_MAX_LENGTH} characters")
     if not advocate:
-        wrong("advocateprofileintegrationid", "is required")
+        row.wrong("advocateprofileintegrationid", "is required")
     elif friend == advocate:
-        wrong(
+        row.wrong(
             "friendprofileintegrationid", "is not the advocate: an advocate cannot refer themselves"
         )
-    dates: dict[str, datetime | None] = {}
-    for column in ("startdate", "expirydate"):
-        text = fields.get(column, "")
-        dates[column] = parse_instant(text) if text else None
-        if text and dates[column] is None:
-            wrong(column, f"{text!r} is not an RFC 3339 time, such as 2025-07-01T04:00:00Z")
-    start, expiry = dates["startdate"], dates["expirydate"]
-    if start is not None and expiry is not None and expiry <= start:
-        wrong("expirydate", "is not after startdate")
-    usage_limit = 1
-    if text := fields.get("limitval", ""):
-        if text.isascii() and text.isdigit() and int(text) <= REFERRAL_USAGE_LIMIT_MAX:
-            usage_limit = int(text)
-        else:
-            wrong(
-                "limitval", f"{text!r} is not a whole number from 0 to {REFERRAL_USAGE_LIMIT_MAX}"
-            )
-    attributes: dict[str, Any] = {}
-    if text := fields.get("attributes", ""):
-        try:
-            raw = json.loads(text, parse_float=Decimal)
-        except ValueError:
-            wrong("attributes", "is not a JSON object")
-        else:
-            attributes, problem = attributes_read(raw, definitions, entity=AttributeEntity.REFERRAL)
-            if problem is not None:
-                wrong("attributes", problem)
-    if problems:
+    start, expiry = row.validity()
+    usage_limit = row.usage_limit(REFERRAL_USAGE_LIMIT_MAX)
+    attributes = row.attributes(definitions, entity=AttributeEntity.REFERRAL)
+    if row.problems:
         return None
     return _ImportedReferral(line, code, advocate, friend, start, expiry, usage_limit, attributes)
 

@@ -677,6 +677,21 @@ def test_an_import_with_a_bad_row_imports_nothing_and_points_at_each_problem(
     assert not CouponBatch.objects.exists()
 
 
+def test_a_limit_in_digits_other_than_ascii_is_a_row_error_not_a_500(
+    client: Client, campaign: Campaign, editor: dict[str, str]
+) -> None:
+    # "²".isdigit() is true, but int("²") fails: the limit must be ASCII digits.
+    csv_text = "value,limitval\nGOOD-001,\u00b2\n"
+
+    response = client.post(
+        f"{base(campaign)}/import_coupons", {"upFile": upload(csv_text)}, headers=editor
+    )
+
+    answer = assert_error(response, 400, "invalid_row")
+    assert [error["source"]["pointer"] for error in answer["errors"]] == ["/upFile/2/limitval"]
+    assert not Coupon.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("files", "code"),
     [

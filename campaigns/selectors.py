@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from django.db.models import F, Q, QuerySet
 
@@ -62,16 +63,50 @@ def running_campaigns(*, application: Application, now: datetime) -> QuerySet[Ca
     group, then its id. The active ruleset comes with each campaign.
     """
     return (
-        Campaign.objects.filter(
-            application=application,
-            state=Campaign.State.ENABLED,
-            active_ruleset__isnull=False,
-        )
-        .filter(Q(start_time__isnull=True) | Q(start_time__lte=now))
-        .filter(Q(end_time__isnull=True) | Q(end_time__gt=now))
+        Campaign.objects.filter(application=application)
+        .filter(running_at(now))
         .select_related("active_ruleset", "evaluation_group")
         .order_by(*_EVALUATION_ORDER)
     )
+
+
+def running_at(now: datetime) -> Q:
+    """The condition of a campaign that runs at ``now`` (see ``running_campaigns``)."""
+    return (
+        Q(state=Campaign.State.ENABLED, active_ruleset__isnull=False)
+        & (Q(start_time__isnull=True) | Q(start_time__lte=now))
+        & (Q(end_time__isnull=True) | Q(end_time__gt=now))
+    )
+
+
+CAMPAIGN_STATES: Final = (
+    "enabled",
+    "disabled",
+    "archived",
+    "scheduled",
+    "running",
+    "expired",
+    "staged",
+)
+"""Talon.One's ``campaignState`` values (``campaigns_in_state``)."""
+
+
+def campaigns_in_state(
+    campaigns: QuerySet[Campaign], state: str, *, now: datetime
+) -> QuerySet[Campaign]:
+    """``campaigns`` in Talon.One's ``campaignState``: the stored states, and ``scheduled``
+    (enabled, not yet started), ``running`` (what evaluation runs at ``now``), ``expired``
+    (enabled, ended); no campaign here is ``staged``."""
+    enabled = campaigns.filter(state=Campaign.State.ENABLED)
+    if state == "scheduled":
+        return enabled.filter(start_time__gt=now)
+    if state == "running":
+        return campaigns.filter(running_at(now))
+    if state == "expired":
+        return enabled.filter(end_time__lte=now)
+    if state == "staged":
+        return campaigns.none()
+    return campaigns.filter(state=state)
 
 
 def customer_profile_get(*, application: Application, integration_id: str) -> CustomerProfile:

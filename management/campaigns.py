@@ -58,7 +58,12 @@ from campaigns.models.budgets import (
     LimitPeriod,
 )
 from campaigns.models.campaigns import CAMPAIGN_FEATURES, CampaignState
-from campaigns.selectors import campaign_get, campaign_list
+from campaigns.selectors import (
+    CAMPAIGN_STATES,
+    campaign_get,
+    campaign_list,
+    campaigns_in_state,
+)
 from campaigns.services.campaigns import (
     CampaignInvalid,
     CopyChanges,
@@ -117,17 +122,6 @@ _OPEN_ENDED: Final = {"startBefore": "start_time__isnull", "endAfter": "end_time
 #: Filters of things campaigns here never belong to (access groups, templates, stores): a
 #: valid id matches no campaign.
 _UNMODELLED_FILTERS: Final = ("campaignGroupId", "templateId", "storeId")
-
-#: ``campaignState`` values.
-_CAMPAIGN_STATES: Final = (
-    "enabled",
-    "disabled",
-    "archived",
-    "scheduled",
-    "running",
-    "expired",
-    "staged",
-)
 
 #: API field → model field of the campaign's plain fields.
 _CAMPAIGN_FIELDS: Final = {
@@ -464,10 +458,10 @@ def _campaigns_filtered(request: Request, campaigns: QuerySet[Campaign]) -> Quer
 
     state = params.get("campaignState")
     if state is not None:
-        if state in _CAMPAIGN_STATES:
-            campaigns = _in_state(campaigns, state)
+        if state in CAMPAIGN_STATES:
+            campaigns = campaigns_in_state(campaigns, state, now=timezone.now())
         else:
-            problem("campaignState", f"campaignState may be one of {', '.join(_CAMPAIGN_STATES)}.")
+            problem("campaignState", f"campaignState may be one of {', '.join(CAMPAIGN_STATES)}.")
     for parameter, lookup in _TIME_FILTERS.items():
         text = params.get(parameter)
         if text is None:
@@ -510,27 +504,6 @@ def _tag_like(text: str) -> Func:
     return array_has_text("tags", text)
 
 
-def _in_state(campaigns: QuerySet[Campaign], state: str) -> QuerySet[Campaign]:
-    """Talon.One's ``campaignState``: the stored states, and ``scheduled`` (enabled, not yet
-    started), ``running`` (what evaluation runs now), ``expired`` (enabled, ended); no campaign
-    here is ``staged``."""
-    now = timezone.now()
-    enabled = campaigns.filter(state=CampaignState.ENABLED)
-    if state == "scheduled":
-        return enabled.filter(start_time__gt=now)
-    if state == "running":
-        return (
-            enabled.filter(active_ruleset__isnull=False)
-            .filter(Q(start_time__isnull=True) | Q(start_time__lte=now))
-            .filter(Q(end_time__isnull=True) | Q(end_time__gt=now))
-        )
-    if state == "expired":
-        return enabled.filter(end_time__lte=now)
-    if state == "staged":
-        return campaigns.none()
-    return campaigns.filter(state=state)
-
-
 # ---------------------------------------------------------------------------------------------
 # Views
 
@@ -558,7 +531,7 @@ class CampaignsView(ManagementView):
         parameters=[
             *PAGE_PARAMETERS,
             OpenApiParameter("sort", str),
-            OpenApiParameter("campaignState", str, enum=_CAMPAIGN_STATES),
+            OpenApiParameter("campaignState", str, enum=CAMPAIGN_STATES),
             OpenApiParameter("name", str),
             OpenApiParameter("tags", str),
             *(OpenApiParameter(name, OpenApiTypes.DATETIME) for name in _TIME_FILTERS),
@@ -771,7 +744,7 @@ class CampaignSearchView(ManagementView):
         parameters=[
             *PAGE_PARAMETERS,
             OpenApiParameter("sort", str),
-            OpenApiParameter("campaignState", str, enum=_CAMPAIGN_STATES),
+            OpenApiParameter("campaignState", str, enum=CAMPAIGN_STATES),
         ],
         responses={200: page_of(CampaignSerializer)},
     )

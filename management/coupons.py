@@ -55,7 +55,12 @@ from campaigns.models import Application, Campaign, Coupon, CouponBatch, Referra
 from campaigns.models.coupon_batches import COUPON_BATCH_ID_MAX_LENGTH
 from campaigns.models.coupons import COUPON_COUNT_LIMIT_MAX, COUPON_VALUE_MAX_LENGTH
 from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH, MONEY_DIGITS, MONEY_PLACES
-from campaigns.selectors import attribute_schema, campaign_get
+from campaigns.selectors import (
+    CAMPAIGN_STATES,
+    attribute_schema,
+    campaign_get,
+    campaigns_in_state,
+)
 from campaigns.services.coupon_batches import (
     BATCH_COUNT_MAX,
     DEFAULT_CODE_LENGTH,
@@ -84,8 +89,6 @@ from integration.render import render_coupon, rfc3339
 from integration.schema import CouponSerializer
 from integration.sessions import coupon_view
 from management.applications import ACCOUNT_ID
-from management.campaigns import _CAMPAIGN_STATES as CAMPAIGN_STATES
-from management.campaigns import _in_state
 from management.exports import CSV_ANSWERS, csv_response, export_filters, export_record
 from management.models import ExportEntity, ManagementKey, Role
 from management.views import (
@@ -735,7 +738,7 @@ def _campaign_state_filtered(request: Request, coupons: QuerySet[Coupon]) -> Que
     state = query_choice(request, "campaignState", CAMPAIGN_STATES)
     if state is None:
         return coupons
-    campaigns = _in_state(Campaign.objects.all(), state)
+    campaigns = campaigns_in_state(Campaign.objects.all(), state, now=timezone.now())
     return coupons.filter(campaign__in=campaigns)
 
 

@@ -25,9 +25,8 @@ from rest_framework.request import Request
 from campaigns.analytics import GRANULARITIES, MAX_PERIODS, Period, campaign_analytics
 from integration.errors import BadRequest, ErrorItem
 from integration.render import dumps, rfc3339
-from management.campaigns import _CampaignView
 from management.models import Role
-from management.views import query_problem
+from management.views import CampaignScopedView, query_problem
 from rules.values import parse_instant
 
 DEFAULT_GRANULARITY: Final = "1 day"
@@ -132,7 +131,7 @@ CAMPAIGN_ANALYTICS: Final = inline_serializer(
 )
 
 
-class CampaignAnalyticsView(_CampaignView):
+class CampaignAnalyticsView(CampaignScopedView):
     operation = "getCampaignAnalytics"
 
     @extend_schema(

@@ -81,7 +81,13 @@ from integration.campaigns import campaign_attribute_types, render_campaign
 from integration.errors import BadRequest, ErrorItem, IntegrationError, NotFound
 from integration.render import dumps, rfc3339
 from management.models import Role
-from management.views import MAX_ID, ManagementView, RFC3339Field, paginate
+from management.views import (
+    MAX_ID,
+    CampaignScopedView,
+    ManagementView,
+    RFC3339Field,
+    paginate,
+)
 from rules.values import parse_instant
 from talonone.schema import PAGE_PARAMETERS, page_of
 
@@ -508,22 +514,6 @@ def _tag_like(text: str) -> Func:
 # Views
 
 
-class _CampaignView(ManagementView):
-    """Reaches a campaign through its application: another tenant's is a 404."""
-
-    def campaign_for(self, application_id: int, campaign_id: int, *, role: str) -> Campaign:
-        application = self.application_for(application_id, role=role)
-        try:
-            if not 0 < campaign_id <= MAX_ID:
-                raise Campaign.DoesNotExist
-            return campaign_get(application=application, id=campaign_id)
-        except Campaign.DoesNotExist:
-            raise NotFound(
-                f"There is no campaign {campaign_id} in this application.",
-                code="campaign_not_found",
-            ) from None
-
-
 class CampaignsView(ManagementView):
     operation = {"GET": "getCampaigns", "POST": "createCampaign"}
 
@@ -568,7 +558,7 @@ class CampaignsView(ManagementView):
         return _json(render_management_campaign(created), status=201)
 
 
-class CampaignView(_CampaignView):
+class CampaignView(CampaignScopedView):
     operation = {"GET": "getCampaign", "PUT": "updateCampaign", "DELETE": "deleteCampaign"}
 
     @extend_schema(responses={200: CampaignSerializer})
@@ -616,7 +606,7 @@ class CampaignView(_CampaignView):
         return HttpResponse(status=204)
 
 
-class RulesetsView(_CampaignView):
+class RulesetsView(CampaignScopedView):
     operation = {"GET": "getRulesets", "POST": "createRuleset"}
 
     @extend_schema(
@@ -642,7 +632,7 @@ class RulesetsView(_CampaignView):
         return _json(render_ruleset(ruleset), status=201)
 
 
-class RulesetView(_CampaignView):
+class RulesetView(CampaignScopedView):
     operation = "getRuleset"
 
     @extend_schema(responses={200: RulesetSerializer})
@@ -658,7 +648,7 @@ class RulesetView(_CampaignView):
         return _json(render_ruleset(ruleset))
 
 
-class CampaignCopyView(_CampaignView):
+class CampaignCopyView(CampaignScopedView):
     operation = "copyCampaignToApplications"
 
     @extend_schema(request=CampaignCopyInput, responses={200: CAMPAIGN_COPIES})

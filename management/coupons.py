@@ -58,7 +58,6 @@ from campaigns.models.customers import INTEGRATION_ID_MAX_LENGTH, MONEY_DIGITS, 
 from campaigns.selectors import (
     CAMPAIGN_STATES,
     attribute_schema,
-    campaign_get,
     campaigns_in_state,
 )
 from campaigns.services.coupon_batches import (
@@ -93,8 +92,10 @@ from management.exports import CSV_ANSWERS, csv_response, export_filters, export
 from management.models import ExportEntity, ManagementKey, Role
 from management.views import (
     MAX_ID,
+    CampaignScopedView,
     ManagementView,
     RFC3339Field,
+    campaign_of,
     paginate,
     query_error,
     query_time,
@@ -746,25 +747,6 @@ def _campaign_state_filtered(request: Request, coupons: QuerySet[Coupon]) -> Que
 # Views
 
 
-class CampaignCouponsView(ManagementView):
-    """A base of the endpoints under ``…/campaigns/{campaignId}``: the campaign, through the
-    application the caller may act on with ``role``."""
-
-    def campaign_for(self, application_id: int, campaign_id: int, *, role: str) -> Campaign:
-        application = self.application_for(application_id, role=role)
-        return campaign_of(application, campaign_id)
-
-
-def campaign_of(application: Application, campaign_id: int) -> Campaign:
-    """The application's campaign ``campaign_id``; ``NotFound`` when it has none."""
-    if 0 < campaign_id <= MAX_ID:
-        try:
-            return campaign_get(application=application, id=campaign_id)
-        except Campaign.DoesNotExist:
-            pass
-    raise NotFound(f"There is no campaign {campaign_id}.", code="campaign_not_found")
-
-
 def _no_coupon(coupon_id: int) -> NotFound:
     return NotFound(f"There is no coupon {coupon_id}.", code="coupon_not_found")
 
@@ -780,7 +762,7 @@ def _batch_terms(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class CouponsView(CampaignCouponsView):
+class CouponsView(CampaignScopedView):
     """``POST …/coupons`` creates up to ``SYNC_BATCH_MAX`` coupons before the answer
     (``silent`` is Talon.One's: ``yes``, the default, answers 204, ``no`` the coupons);
     ``PUT`` changes all the campaign's coupons, or a batch's; ``DELETE`` deletes those the
@@ -856,7 +838,7 @@ def _created(campaign: Campaign, coupons: Sequence[Coupon], *, silent: bool) -> 
     return Response({"totalResultSize": len(coupons), "data": [render(c) for c in coupons]})
 
 
-class CouponsWithRecipientsView(CampaignCouponsView):
+class CouponsWithRecipientsView(CampaignScopedView):
     """``POST …/coupons_with_recipients``: one new coupon for each of up to ``RECIPIENTS_MAX``
     customers, its recipient's alone (``silent`` as ``createCoupons``)."""
 
@@ -922,7 +904,7 @@ def _searched(
     )
 
 
-class CouponsSearchView(CampaignCouponsView):
+class CouponsSearchView(CampaignScopedView):
     """``POST …/campaigns/{campaignId}/coupons_search_advanced/no_total``: the campaign's
     coupons whose attributes include those of the body, filtered and paged as the list."""
 
@@ -962,7 +944,7 @@ class ApplicationCouponsSearchView(ManagementView):
         return Response(_searched(request, coupons, application))
 
 
-class CouponsAsyncView(CampaignCouponsView):
+class CouponsAsyncView(CampaignScopedView):
     """``POST …/coupons_async``: a batch of up to ``BATCH_COUNT_MAX`` coupons that a worker
     fills; answers its ``batchId`` (follow it with ``GET …/coupon_batches/{batchId}``)."""
 
@@ -996,7 +978,7 @@ class CouponsAsyncView(CampaignCouponsView):
         return Response({"batchId": batch.batch_id})
 
 
-class CouponsNoTotalView(CampaignCouponsView):
+class CouponsNoTotalView(CampaignScopedView):
     """``GET …/coupons/no_total``: the campaign's coupons, filtered and paged."""
 
     operation = "getCouponsWithoutTotalCount"
@@ -1026,7 +1008,7 @@ class CouponsNoTotalView(CampaignCouponsView):
         return Response(page)
 
 
-class CouponView(CampaignCouponsView):
+class CouponView(CampaignScopedView):
     """``PUT …/coupons/{couponId}`` changes the fields sent; ``DELETE`` deletes the coupon."""
 
     operation = {"PUT": "updateCoupon", "DELETE": "deleteCoupon"}
@@ -1079,7 +1061,7 @@ class CouponView(CampaignCouponsView):
         return Response(status=204)
 
 
-class ImportCouponsView(CampaignCouponsView):
+class ImportCouponsView(CampaignScopedView):
     """``POST …/import_coupons``: the coupons of a CSV file (multipart ``upFile``), all or
     none. Answers Talon.One's ``Import`` (``id`` is the batch's number), with our ``batchId``."""
 

@@ -37,11 +37,9 @@ from management.coupons import (
     IMPORT_BODY,
     IMPORT_MAX_BYTES,
     VALIDITY_PARAMETERS,
-    CampaignCouponsView,
     ImportAnswer,
     StrictSerializer,
     body_valid,
-    campaign_of,
     csv_read_errors,
     import_refused,
     importer_id,
@@ -53,7 +51,14 @@ from management.coupons import (
 )
 from management.exports import CSV_ANSWERS, csv_response, export_filters, export_record
 from management.models import ExportEntity, Role
-from management.views import MAX_ID, ManagementView, RFC3339Field, paginate
+from management.views import (
+    MAX_ID,
+    CampaignScopedView,
+    ManagementView,
+    RFC3339Field,
+    campaign_of,
+    paginate,
+)
 from talonone.schema import PAGE_PARAMETERS, page_of
 
 #: The fields ``getReferralsWithoutTotalCount`` sorts by: API name to model field.
@@ -141,7 +146,7 @@ def _no_referral(referral_id: int) -> NotFound:
     return NotFound(f"There is no referral {referral_id}.", code="referral_not_found")
 
 
-class ReferralsNoTotalView(CampaignCouponsView):
+class ReferralsNoTotalView(CampaignScopedView):
     """``GET …/campaigns/{campaignId}/referrals/no_total``: the campaign's referrals,
     filtered and paged."""
 
@@ -170,7 +175,7 @@ class ReferralsNoTotalView(CampaignCouponsView):
         return Response(page)
 
 
-class ReferralView(CampaignCouponsView):
+class ReferralView(CampaignScopedView):
     """``PUT …/referrals/{referralId}`` changes the fields sent; ``DELETE`` deletes the
     referral."""
 
@@ -217,7 +222,7 @@ class ReferralView(CampaignCouponsView):
         return Response(status=204)
 
 
-class ImportReferralsView(CampaignCouponsView):
+class ImportReferralsView(CampaignScopedView):
     """``POST …/import_referrals``: the referrals of a CSV file (multipart ``upFile``), all or
     none. Answers Talon.One's ``Import``: referral imports are not recorded apart, so ``id`` is
     the first imported referral's id, and ``batchId`` the batch they all carry."""

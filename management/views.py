@@ -29,7 +29,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from campaigns.models import Application
+from campaigns.models import Application, Campaign
+from campaigns.selectors import campaign_get
 from integration.errors import BadRequest, ErrorItem, IntegrationError, NotFound
 from integration.render import rfc3339
 from integration.views import (
@@ -203,6 +204,27 @@ class ManagementView(APIView):
             parameter="Authorization",
         )
         raise TooManyRequests("Too many requests.", (item,), wait=seconds, code="rate_limited")
+
+
+def campaign_of(application: Application, campaign_id: int) -> Campaign:
+    """The application's campaign ``campaign_id``; ``NotFound`` when it has none (another
+    tenant's campaign is answered as one that does not exist)."""
+    if 0 < campaign_id <= MAX_ID:
+        try:
+            return campaign_get(application=application, id=campaign_id)
+        except Campaign.DoesNotExist:
+            pass
+    raise NotFound(
+        f"There is no campaign {campaign_id} in this application.", code="campaign_not_found"
+    )
+
+
+class CampaignScopedView(ManagementView):
+    """A base of the endpoints under ``…/campaigns/{campaignId}``: the campaign, reached
+    through the application the caller may act on with ``role``."""
+
+    def campaign_for(self, application_id: int, campaign_id: int, *, role: str) -> Campaign:
+        return campaign_of(self.application_for(application_id, role=role), campaign_id)
 
 
 def paginate(

@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.models import Application, CustomerSession
+from integration.render import rfc3339
 from management.exports import EFFECT_COLUMNS, SESSION_COLUMNS, export_record
 from management.models import Export, Role
 from tests.factories import (
@@ -102,7 +103,7 @@ def test_effects_are_exported_with_talon_ones_columns(
 
     assert header_of(path) == EFFECT_COLUMNS
     assert row == {
-        "created": effect.created.isoformat().replace("+00:00", "Z"),
+        "created": rfc3339(effect.created),
         "name": "setDiscount",
         "applicationid": str(application.pk),
         "campaignid": str(effect.campaign_id),

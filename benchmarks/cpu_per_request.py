@@ -44,11 +44,14 @@ def _backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _profile(run: Callable[[int], None], count: int) -> None:
+def _profile(run: Callable[[int], None], count: int, dump: str | None = None) -> None:
     """Run ``count`` requests under cProfile, timed in this process's CPU time (waiting for
-    PostgreSQL costs nothing here); print the functions by own and by total time."""
+    PostgreSQL costs nothing here); print the functions by own and by total time, and write
+    the statistics to ``dump`` (for ``pstats`` or snakeviz) if given."""
     profiler = cProfile.Profile(time.process_time)
     profiler.runcall(run, count)
+    if dump:
+        profiler.dump_stats(dump)
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(40)
     stats.sort_stats("cumulative").print_stats(60)
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="instead of measuring, run N requests under cProfile and print the top functions",
     )
+    parser.add_argument("--profile-out", metavar="FILE", help="with --profile: save the stats")
     args = parser.parse_args(argv)
 
     env = su.environment(args)
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     run(2 * SLOTS)  # warm: compiled rules, cached application, every session created
     access_log.flush()
     if args.profile:
-        _profile(run, args.profile)
+        _profile(run, args.profile, args.profile_out)
         return 0
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")

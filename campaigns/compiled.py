@@ -86,6 +86,10 @@ class CompiledCampaigns:
     """The evaluation tree: where each campaign stands, and the groups (``select_by_groups``)."""
     names: Mapping[int, tuple[str, int | None]] = field(default_factory=dict)
     """Campaign id → its name and active ruleset id, for answers that name campaigns."""
+    campaign_names: Mapping[int, str] = field(default_factory=dict)
+    """Campaign id → its name (``names``, apart)."""
+    ruleset_ids: Mapping[int, int] = field(default_factory=dict)
+    """Campaign id → its active ruleset's id, 0 for none (``names``, apart)."""
     limits: Mapping[int, tuple[LimitSpec, ...]] = field(default_factory=dict)
     """Campaign id → its budgets (``campaigns.services.budgets``), for the campaigns that
     have any."""
@@ -289,6 +293,8 @@ def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
         valid_until=_next_schedule_change(application=application, now=now),
         campaigns=campaigns,
         names={c.pk: (c.name, c.active_ruleset_id) for c in campaigns},
+        campaign_names={c.pk: c.name for c in campaigns},
+        ruleset_ids={c.pk: c.active_ruleset_id or 0 for c in campaigns},
         limits=_limits(campaigns),
         coupon_rules=_asking(rules, "couponValid"),
         coupon_redeeming=frozenset(

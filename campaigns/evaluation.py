@@ -20,6 +20,7 @@ Custom attributes are stored in JSON as text where JSON has no exact type (decim
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -153,7 +154,13 @@ def profile_binding(profile: Any, types: Mapping[str, Type]) -> dict[str, Any] |
 
 def round_money(amount: Decimal, minor_units: int) -> Decimal:
     """``amount`` rounded half up to the currency's minor unit."""
-    return amount.quantize(Decimal(1).scaleb(-minor_units), rounding=ROUND_HALF_UP)
+    return amount.quantize(_quantum(minor_units), rounding=ROUND_HALF_UP)
+
+
+@functools.cache
+def _quantum(minor_units: int) -> Decimal:
+    """The currency's minor unit (``0.01`` for 2)."""
+    return Decimal(1).scaleb(-minor_units)
 
 
 class DiscountLedger:
@@ -164,7 +171,7 @@ class DiscountLedger:
     an item not in the cart does not apply). What it is granted comes off what remains. This is
     the one place the arithmetic lives: ``apply_discounts`` and ``Cascade`` both grant here."""
 
-    __slots__ = ("lines", "minor_units", "total")
+    __slots__ = ("lines", "minor_units", "quantum", "total")
 
     def __init__(self, *, total: Decimal, lines: Mapping[int, Decimal], minor_units: int) -> None:
         self.total = total
@@ -172,6 +179,7 @@ class DiscountLedger:
         self.lines = dict(lines)
         """What remains of each cart item's line, by position (item discounts come off it)."""
         self.minor_units = minor_units
+        self.quantum = _quantum(minor_units)
 
     def copy(self) -> DiscountLedger:
         return DiscountLedger(total=self.total, lines=self.lines, minor_units=self.minor_units)
@@ -183,23 +191,23 @@ class DiscountLedger:
         if isinstance(effect, SetDiscount):
             if self.total <= ZERO:
                 return None
-            wanted = round_money(effect.value, self.minor_units)
+            wanted = effect.value.quantize(self.quantum, rounding=ROUND_HALF_UP)
             value = min(wanted, self.total)
             if value <= ZERO:
                 return None
             self.total -= value
-            return entry._replace(effect=_granted(effect, value, wanted))
+            return FiredEffect(entry.rule, _granted(effect, value, wanted))
         if isinstance(effect, SetDiscountPerItem):
             line = self.lines.get(effect.position)
             if line is None or line <= ZERO or self.total <= ZERO:
                 return None
-            wanted = round_money(effect.value, self.minor_units)
+            wanted = effect.value.quantize(self.quantum, rounding=ROUND_HALF_UP)
             value = min(wanted, line, self.total)
             if value <= ZERO:
                 return None
             self.lines[effect.position] = line - value
             self.total -= value
-            return entry._replace(effect=_granted(effect, value, wanted))
+            return FiredEffect(entry.rule, _granted(effect, value, wanted))
         return entry
 
     def grant_all(self, fired: Iterable[FiredEffect]) -> list[FiredEffect]:
@@ -229,6 +237,10 @@ def _granted(effect: Any, value: Decimal, wanted: Decimal) -> Any:
     if value == wanted and effect.value.same_quantum(wanted):
         return effect
     desired = wanted if value < wanted else None
+    if type(effect) is SetDiscount:  # the most common, made directly (replace is slow)
+        return SetDiscount(
+            name=effect.name, value=value, scope=effect.scope, desired_value=desired
+        )
     return replace(effect, value=value, desired_value=desired)
 
 

@@ -24,15 +24,43 @@ import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from django.db import connection, models
+from django.db.models.base import ModelState
 from django.db.models.expressions import Col
+from django.db.models.signals import post_init, pre_init
 
 from campaigns.models import Application, CartItem, CustomerProfile, CustomerSession
 from campaigns.models.applications import IntegrationApiKey
 
 _Converter = Callable[[Any, Any, Any], Any]
+
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+def model_instance(
+    model: type[_M], names: Sequence[str], values: Sequence[Any], *, db: str | None
+) -> _M:
+    """``model(*values)`` for ``values`` of every concrete field in ``names``' order (their
+    ``attname``s), as read from the database ``db`` (``Model.from_db``), or new when ``db`` is
+    None: the same instance, in a fifth of the time.
+
+    ``Model.__init__`` sets each value through ``setattr`` and sends ``pre_init`` and
+    ``post_init``; for a model without a custom ``__init__`` or descriptors on its
+    ``attname``s that comes down to filling the instance's ``__dict__``, which is what this
+    does, unless a receiver listens to either signal (then the model is called as usual)."""
+    if pre_init.receivers or post_init.receivers:
+        instance = model(*values)
+    else:
+        instance = model.__new__(model)
+        instance.__dict__.update(zip(names, values, strict=True))
+        instance._state = ModelState()
+    if db is not None:
+        instance._state.adding = False
+        instance._state.db = db
+    return instance
 
 
 def _quote(name: str) -> str:
@@ -69,7 +97,7 @@ def _reader(
             for function in functions:
                 value = function(value, column, connection)
             row[index] = value
-        return model.from_db(database, names, row)
+        return model_instance(model, names, row, db=database)
 
     return columns, len(fields), load
 
@@ -231,11 +259,8 @@ def api_key_session_locked(
     sql, width = _key_session_select()
     expires_at = IntegrationApiKey._meta.get_field("expires_at")
     with connection.cursor() as cursor:
-        if connection.connection not in _key_session_prepared:
-            cursor.execute(f"PREPARE {KEY_SESSION_STATEMENT} AS {sql}")
-            _key_session_prepared.add(connection.connection)
         cursor.execute(
-            f"EXECUTE {KEY_SESSION_STATEMENT}(%s, %s, %s)",
+            _prepared(cursor, KEY_SESSION_STATEMENT, sql, 3),
             [integration_id, hashed, expires_at.get_db_prep_value(now, connection)],
         )
         row = cursor.fetchone()
@@ -250,15 +275,35 @@ KEY_SESSION_STATEMENT: Final = "talonone_key_session"
 Prepared, because planning it (four tables, a lateral subquery) costs PostgreSQL about 0.2 ms
 of CPU, more than running it; prepared, PostgreSQL plans it for the first few executions, then
 keeps a generic plan, which for these lookups by unique keys is the same plan
-(``docs/benchmarks.md``, 2026-11-26). With ``PREPARE`` and ``EXECUTE`` in SQL, rather than the
-driver's protocol-level preparation, the statements go through Django's cursor like any other
-(errors wrapped, logged, counted by tests). A prepared statement lasts as long as its
-connection (a rolled-back transaction does not undo it), so this needs connections of its own,
-not a pooler in transaction mode, as Django's ``server_side_binding`` does."""
+(``docs/benchmarks.md``, 2026-11-26)."""
 
-_key_session_prepared: weakref.WeakSet[Any] = weakref.WeakSet()
-"""The (psycopg) connections ``KEY_SESSION_STATEMENT`` is prepared on; a new connection is a
-new object, on which it is prepared again."""
+_prepared_on: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+"""The statements prepared on each (psycopg) connection, by name; a new connection is a new
+object, on which they are prepared again."""
+
+
+def _prepared(cursor: Any, name: str, sql: str, count: int) -> str:
+    """The text that runs ``sql`` (a statement with parameters ``$1`` to ``$count``) as the
+    statement prepared as ``name`` on the cursor's PostgreSQL connection, with ``count``
+    ``%s`` placeholders for the cursor's parameters; prepared first, on a connection that has
+    not got it yet.
+
+    PostgreSQL then neither parses nor plans the statement again: for the hot path's short
+    statements, which run by unique keys, that is most of their cost to the server. With
+    ``PREPARE`` and ``EXECUTE`` in SQL, rather than the driver's protocol-level preparation,
+    the statements go through Django's cursor like any other (errors wrapped, logged, counted
+    by tests), and several can share one query text (one round trip, ``session_write``). A
+    prepared statement lasts as long as its connection (a rolled-back transaction does not
+    undo it), so this needs connections of its own, not a pooler in transaction mode, as
+    Django's ``server_side_binding`` does."""
+    raw = connection.connection
+    names = _prepared_on.get(raw)
+    if names is None:
+        names = _prepared_on[raw] = set()
+    if name not in names:
+        cursor.execute(f"PREPARE {name} AS {sql}")
+        names.add(name)
+    return f"EXECUTE {name}(" + ", ".join(["%s"] * count) + ")"
 
 
 @functools.cache
@@ -343,19 +388,32 @@ def _update_statement(model: type[models.Model]) -> tuple[str, tuple[_Writer, ..
     return f"UPDATE {table} SET {assignments} WHERE {pk} = %s", writers  # noqa: S608
 
 
-def _execute_together(statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-    """Run ``statements`` (SQL, parameters) in order. On PostgreSQL they go to the server as one
-    query text, the parameters bound on the client as every ORM query's are: one round trip, in
-    the simple protocol, which costs the server less than the extended protocol's parse, bind
-    and describe per statement. Elsewhere, one after the other. Logged and wrapped as usual."""
+@functools.cache
+def _numbered(sql: str) -> tuple[str, int]:
+    """``sql`` with its ``%s`` placeholders numbered (``$1``, ``$2``…) for ``PREPARE``, and
+    their count. (The statements here hold no other ``%``.)"""
+    *heads, tail = sql.split("%s")
+    numbered = "".join(f"{head}${index}" for index, head in enumerate(heads, 1)) + tail
+    return numbered, len(heads)
+
+
+def _execute_together(statements: Sequence[tuple[str, str, Sequence[Any]]]) -> None:
+    """Run ``statements`` (name, SQL, parameters) in order. On PostgreSQL each is prepared
+    under its name (``_prepared``) and they go to the server as one query text of ``EXECUTE``s,
+    the parameters bound on the client as every ORM query's are: one round trip, in the simple
+    protocol, and neither parsed nor planned again. Elsewhere, one after the other. Logged and
+    wrapped as usual."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(statements) > 1:
+        if connection.vendor == "postgresql":
+            texts = []
+            for name, sql, _ in statements:
+                numbered, count = _numbered(sql)
+                texts.append(_prepared(cursor, name, numbered, count))
             cursor.execute(
-                "; ".join(sql for sql, _ in statements),
-                [value for _, params in statements for value in params],
+                "; ".join(texts), [value for _, _, params in statements for value in params]
             )
             return
-        for sql, params in statements:
+        for _, sql, params in statements:
             cursor.execute(sql, params)
 
 
@@ -364,13 +422,15 @@ def session_write(session: CustomerSession, *, items: Sequence[CartItem] | None)
     set on the instance too), and, when ``items`` are given, replace its cart items with them
     (their primary keys are not read back). One round trip on PostgreSQL."""
     update, session_writers = _update_statement(CustomerSession)
-    statements: list[tuple[str, Sequence[Any]]] = []
+    statements: list[tuple[str, str, Sequence[Any]]] = []
     if items is not None:
         table = _quote(CartItem._meta.db_table)
-        statements.append((f"DELETE FROM {table} WHERE session_id = %s", [session.pk]))  # noqa: S608
+        delete = f"DELETE FROM {table} WHERE session_id = %s"  # noqa: S608
+        statements.append(("talonone_items_delete", delete, [session.pk]))
         if items and connection.vendor == "postgresql":
-            statements.append(_recordset_insert(items))
+            statements.append(("talonone_items_insert", *_recordset_insert(items)))
         elif items:
-            statements += _rows_insert(items)
-    statements.append((update, [*_saved(session, session_writers, False), session.pk]))
+            statements += [("", sql, params) for sql, params in _rows_insert(items)]
+    params = [*_saved(session, session_writers, False), session.pk]
+    statements.append(("talonone_session_update", update, params))
     _execute_together(statements)

@@ -124,7 +124,7 @@ def _encode(data: Any, placeholder: str) -> str | None:
 def rfc3339(moment: datetime) -> str:
     """A time as Talon.One writes it: RFC 3339 in UTC, with ``Z`` (a naive time is taken as
     UTC)."""
-    if moment.tzinfo is not None:
+    if moment.tzinfo is not None and moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return format_rfc3339(moment)
 

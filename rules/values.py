@@ -73,9 +73,10 @@ def format_rfc3339(moment: datetime) -> str:
     """RFC 3339 with ``Z`` for UTC and fractional seconds only when there are some."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    text = f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S")
+    # isoformat of the local time: YYYY-MM-DDTHH:MM:SS, then .ffffff when there are some.
+    text = moment.replace(tzinfo=None).isoformat()
     if moment.microsecond:
-        text += f".{moment.microsecond:06d}".rstrip("0")
+        text = text.rstrip("0")
     offset = moment.utcoffset()
     if not offset:
         return text + "Z"

@@ -55,12 +55,14 @@ def openapi_urls(api: str) -> list[URLPattern]:
 
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    # First: the Integration API takes most requests by far, and Django tries the patterns in
+    # order. None of the others matches a path of its (``v1/…``, ``v2/…``).
+    path("", include("integration.urls")),
     path("", RedirectView.as_view(pattern_name="campaigns:home"), name="root"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("app/", include("campaigns.urls")),
     *openapi_urls("integration"),
     *openapi_urls("management"),
-    path("", include("integration.urls")),
     path("", include("management.urls")),
 ]

@@ -363,3 +363,22 @@ def test_stacked_campaigns_see_each_other_while_their_group_is_losing() -> None:
         (1, Decimal(10)),
         (2, Decimal(9)),
     ]
+
+
+def test_a_discount_cut_down_is_the_discount_with_its_value_and_desired_value_replaced() -> None:
+    # The applicator builds a granted SetDiscount directly rather than with replace(): the
+    # same record, as long as these are its fields.
+    from dataclasses import fields, replace
+
+    assert [field.name for field in fields(SetDiscount)] == [
+        "name",
+        "value",
+        "scope",
+        "desired_value",
+    ]
+    wanted = SetDiscount(name="ten", value=Decimal("12.345"))
+    [granted] = apply_discounts(
+        fired(wanted), session_total=Decimal("5.00"), items=ITEMS, minor_units=2
+    )
+    assert granted.effect == replace(wanted, value=Decimal("5.00"), desired_value=Decimal("12.35"))
+    assert granted.rule == REF

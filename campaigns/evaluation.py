@@ -29,6 +29,7 @@ from typing import Any
 
 from rules.effects import CampaignExclusionReason, SetDiscount, SetDiscountPerItem
 from rules.engine import FiredEffect
+from rules.records import positional_record
 from rules.types import Kind, Type
 from rules.values import parse_rfc3339
 
@@ -66,7 +67,7 @@ def _typed(value: Any, type_: Type | None) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@positional_record
 class ItemData:
     """A cart item as rules read it."""
 
@@ -238,9 +239,7 @@ def _granted(effect: Any, value: Decimal, wanted: Decimal) -> Any:
         return effect
     desired = wanted if value < wanted else None
     if type(effect) is SetDiscount:  # the most common, made directly (replace is slow)
-        return SetDiscount(
-            name=effect.name, value=value, scope=effect.scope, desired_value=desired
-        )
+        return SetDiscount(name=effect.name, value=value, scope=effect.scope, desired_value=desired)
     return replace(effect, value=value, desired_value=desired)
 
 

@@ -38,6 +38,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, Final
 
 from rules.effects import Effect
+from rules.records import record
 from rules.values import format_rfc3339
 
 # --------------------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ def _no_attributes() -> Mapping[str, Any]:
     return {}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class CartItemView:
     """A cart item of a stored session. Empty text and None are left out of the wire form."""
 
@@ -291,7 +292,7 @@ class CartItemView:
     catalog_item_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SessionView:
     """A stored customer session, as ``customerSession`` shows it."""
 
@@ -328,7 +329,7 @@ class AudienceMembership:
     name: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ProfileView:
     """A stored customer profile, as ``customerProfile`` shows it."""
 
@@ -344,7 +345,7 @@ class ProfileView:
     sandbox: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class CouponView:
     """A coupon, as ``createdCoupons`` and ``coupons`` show it. None is left out."""
 
@@ -374,7 +375,7 @@ class CouponView:
     """How often the session's customer redeemed it (in ``coupons``, not ``createdCoupons``)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ReferralView:
     """A referral code, as ``createdReferrals`` and ``referral`` show it. None is left out."""
 

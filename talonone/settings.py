@@ -160,6 +160,12 @@ DATABASES: dict[str, dict[str, Any]] = {
         )
     ),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django binds parameters on the client, so every query text psycopg sees holds its values
+    # and is new: psycopg's automatic preparation would never prepare one, yet it counted each
+    # in its cache (hashing the whole text) on every execute. The hot path prepares its own
+    # statements (``campaigns.rows``).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", None)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file rather than SQLite's default in-memory test database, so that a Celery worker
     # started by a test (another process) sees the same database.

@@ -120,3 +120,25 @@ def test_a_rolled_back_transaction_keeps_the_statements_prepared_in_it() -> None
     with connection.cursor() as cursor:
         cursor.execute(text, [41])
         assert cursor.fetchone() == (42,)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements")
+def test_a_session_written_with_text_parameters_reads_back_as_it_was() -> None:
+    from datetime import UTC, datetime
+
+    from django.db import transaction
+
+    from campaigns.rows import session_write
+    from tests.factories import CustomerSessionFactory
+
+    session = CustomerSessionFactory(attributes={"a": [1, "é", None], "b": {"c": True}})
+    session.coupon_codes = ["SUMMER-1", 'quote"d']
+    session.identifiers = []
+    session.additional_costs = {"shipping": {"price": "4.90"}}
+    session.total = Decimal("12.345600")
+    session.created = datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC)
+    with transaction.atomic():
+        session_write(session, items=None)
+    read = CustomerSession.objects.get(pk=session.pk)
+    names = [field.attname for field in CustomerSession._meta.concrete_fields]
+    assert {n: getattr(read, n) for n in names} == {n: getattr(session, n) for n in names}

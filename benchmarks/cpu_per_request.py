@@ -73,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         help="instead of measuring, run N requests under cProfile and print the top functions",
     )
     parser.add_argument("--profile-out", metavar="FILE", help="with --profile: save the stats")
+    parser.add_argument(
+        "--warm-only",
+        metavar="BUILT",
+        type=int,
+        help="build BUILT requests, then send --requests of them and measure nothing "
+        "(benchmarks.instructions counts this under Valgrind)",
+    )
     args = parser.parse_args(argv)
 
     env = su.environment(args)
@@ -114,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
 
     run(2 * SLOTS)  # warm: compiled rules, cached application, every session created
     access_log.flush()
+    if args.warm_only is not None:
+        built = [environ(index) for index in range(args.warm_only)]
+        for request in built[: args.requests]:
+            status, answer = runner.call(request)
+            if status != 200:
+                raise SystemExit(f"status {status}: {answer[:500]!r}")
+        access_log.flush()
+        return 0
     if args.profile:
         _profile(run, args.profile, args.profile_out)
         return 0

@@ -130,24 +130,15 @@ def _writers(model: type[models.Model]) -> tuple[_Writer, ...]:
     )
 
 
-def _saved(instance: models.Model, writers: tuple[_Writer, ...], add: bool) -> list[Any]:
-    """The database values ``save()`` would write for ``writers`` of ``instance``."""
-    values = []
-    for field, attname, plain in writers:
-        if plain:
-            value = getattr(instance, attname)
-            if type(value) in plain:
-                values.append(value)
-                continue
-        values.append(field.get_db_prep_save(field.pre_save(instance, add), connection))
-    return values
+def _saved(
+    instance: models.Model, writers: tuple[_Writer, ...], add: bool, *, as_text: bool = False
+) -> list[Any]:
+    """The database values ``save()`` would write for ``writers`` of ``instance``.
 
-
-def _saved_as_text(instance: models.Model, writers: tuple[_Writer, ...], add: bool) -> list[Any]:
-    """``_saved``, for a statement prepared on PostgreSQL (``_prepared``): its parameters have
+    ``as_text`` is for a statement prepared on PostgreSQL (``_prepared``): its parameters have
     their columns' types, so a JSON value can go as its JSON text and an aware time as its ISO
     text, which psycopg quotes as any string, where adapting them (``Jsonb``, a time with its
-    zone) costs it ten times as much. Anything else is adapted as ``_saved`` does."""
+    zone) costs it ten times as much."""
     values = []
     for field, attname, plain in writers:
         if plain:
@@ -155,17 +146,15 @@ def _saved_as_text(instance: models.Model, writers: tuple[_Writer, ...], add: bo
             if type(value) in plain:
                 values.append(value)
                 continue
-        elif isinstance(field, models.JSONField) and field.encoder is None:
+        elif as_text and isinstance(field, models.JSONField) and field.encoder is None:
             value = getattr(instance, attname)
             if type(value) is list or type(value) is dict:
                 values.append(json.dumps(value) if value else _EMPTY_JSON[type(value)])
                 continue
-        elif isinstance(field, models.DateTimeField):
+        elif as_text and isinstance(field, models.DateTimeField):
             value = field.pre_save(instance, add)  # once: it sets an auto_now time
-            if isinstance(value, datetime) and value.tzinfo is not None:
-                values.append(value.isoformat())
-            else:
-                values.append(field.get_db_prep_save(value, connection))
+            aware = isinstance(value, datetime) and value.tzinfo is not None
+            values.append(value.isoformat() if aware else field.get_db_prep_save(value, connection))
             continue
         values.append(field.get_db_prep_save(field.pre_save(instance, add), connection))
     return values
@@ -464,7 +453,7 @@ def session_write(session: CustomerSession, *, items: Sequence[CartItem] | None)
             statements.append(("talonone_items_insert", *_recordset_insert(items)))
         elif items:
             statements += [("", sql, params) for sql, params in _rows_insert(items)]
-    saved = _saved_as_text if connection.vendor == "postgresql" else _saved
-    params = [*saved(session, session_writers, False), session.pk]
+    as_text = connection.vendor == "postgresql"  # prepared there (``_execute_together``)
+    params = [*_saved(session, session_writers, False, as_text=as_text), session.pk]
     statements.append(("talonone_session_update", update, params))
     _execute_together(statements)

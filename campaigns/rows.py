@@ -38,6 +38,7 @@ _Converter = Callable[[Any, Any, Any], Any]
 
 
 _M = TypeVar("_M", bound=models.Model)
+_MODEL_INIT: Final = models.Model.__init__
 
 
 def model_instance(
@@ -48,10 +49,13 @@ def model_instance(
     None: the same instance, in a fifth of the time.
 
     ``Model.__init__`` sets each value through ``setattr`` and sends ``pre_init`` and
-    ``post_init``; for a model without a custom ``__init__`` or descriptors on its
-    ``attname``s that comes down to filling the instance's ``__dict__``, which is what this
-    does, unless a receiver listens to either signal (then the model is called as usual)."""
-    if pre_init.receivers or post_init.receivers:
+    ``post_init``. On a new instance, the descriptors Django puts on ``attname``s
+    (``DeferredAttribute``, and ``ForeignKeyDeferredAttribute``, which would first drop a
+    cached related object) only store the value in the instance's ``__dict__``, so for a model
+    that keeps Django's ``__init__`` that is all it comes down to, and what this does; unless
+    a receiver listens to either signal, or the model has an ``__init__`` of its own: then the
+    model is called as usual."""
+    if pre_init.receivers or post_init.receivers or model.__init__ is not _MODEL_INIT:
         instance = model(*values)
     else:
         instance = model.__new__(model)

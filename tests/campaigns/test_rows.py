@@ -142,3 +142,18 @@ def test_a_session_written_with_text_parameters_reads_back_as_it_was() -> None:
     read = CustomerSession.objects.get(pk=session.pk)
     names = [field.attname for field in CustomerSession._meta.concrete_fields]
     assert {n: getattr(read, n) for n in names} == {n: getattr(session, n) for n in names}
+
+
+def test_a_model_with_an_init_of_its_own_is_built_by_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[Any] = []
+    original = CartItem.__init__
+
+    def init(self: CartItem, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(CartItem, "__init__", init)
+    made = model_instance(CartItem, CART_ITEM_FIELDS, VALUES, db=None)
+    assert built == [made]

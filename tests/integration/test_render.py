@@ -44,6 +44,7 @@ from rules.effects import (
     LedgerEntryExpiryChange,
     NotificationType,
     RejectCoupon,
+    SessionDiscountScope,
     SetDiscount,
     SetDiscountPerItem,
     SetLoyaltyPointsExpiryDate,
@@ -913,6 +914,28 @@ def test_an_effect_written_as_text_is_the_rendered_effect(effect: Any) -> None:
     written = render.effects_json([render.effect_json(**fields), render.effect_json(**fields)])
 
     assert dumps(written) == dumps([render_effect(**fields), render_effect(**fields)])
+
+
+@given(
+    name=st.text(min_size=1),
+    value=st.decimals(min_value=0, allow_nan=False, allow_infinity=False),
+    scope=st.none() | st.sampled_from(SessionDiscountScope),
+    desired=st.none() | st.decimals(min_value=0, allow_nan=False, allow_infinity=False),
+)
+def test_a_session_discount_written_directly_is_the_rendered_one(
+    name: str, value: Decimal, scope: SessionDiscountScope | None, desired: Decimal | None
+) -> None:
+    effect = SetDiscount(name=name, value=value, scope=scope, desired_value=desired)
+    fields: dict[str, Any] = {
+        "campaign_id": 1,
+        "ruleset_id": 2,
+        "rule_index": 0,
+        "rule_name": "r",
+        "effect": effect,
+    }
+    assert dumps(render.effects_json([render.effect_json(**fields)])) == dumps(
+        [render_effect(**fields)]
+    )
 
 
 @pytest.mark.parametrize(

@@ -43,14 +43,12 @@ isolated in ``ReturnedPrice``.
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
-from django.db import NotSupportedError
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     Case,
     Count,
@@ -58,7 +56,6 @@ from django.db.models import (
     Exists,
     Expression,
     F,
-    Func,
     Max,
     OuterRef,
     Q,
@@ -70,8 +67,8 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, NullIf, Trunc
-from django.db.models.sql.compiler import SQLCompiler
 
+from campaigns.json_queries import PerBackend
 from campaigns.models import Campaign, CartItem, CustomerSession, EffectRecord, Event
 from campaigns.services.sessions import RETURN_EVENT_TYPE
 from rules.effects import (
@@ -233,7 +230,7 @@ _CONFIRMED: Final = (CustomerSession.State.CLOSED, CustomerSession.State.PARTIAL
 _NUMBER: Final[DecimalField[Any, Any]] = DecimalField(max_digits=30, decimal_places=6)
 
 
-class ReturnedPrice(Func):
+class ReturnedPrice(PerBackend):
     """The price of the items one return event lists: over its ``returnedCartItems``, each
     ``quantity`` times the price of the session's cart item at that ``position``.
 
@@ -246,8 +243,7 @@ class ReturnedPrice(Func):
 
     output_field = _NUMBER
 
-    #: Per ``connection.vendor``; ``{attributes}``, ``{session}`` and ``{items}`` are filled in.
-    TEMPLATES: Final = {
+    TEMPLATES: ClassVar[Mapping[str, str]] = {
         "postgresql": (
             "(SELECT SUM((returned ->> 'quantity')::numeric * item.price)"
             " FROM jsonb_array_elements({attributes} -> 'returnedCartItems') AS returned"
@@ -261,27 +257,11 @@ class ReturnedPrice(Func):
             " AND item.position = json_extract(returned.value, '$.position'))"
         ),
     }
+    PARTS = ("attributes", "session")
+    TABLES: ClassVar[Mapping[str, Any]] = {"items": CartItem}
 
     def __init__(self) -> None:
         super().__init__(F("attributes"), F("session_id"))
-
-    def as_sql(  # type: ignore[override]
-        self,
-        compiler: SQLCompiler,
-        connection: BaseDatabaseWrapper,
-        **extra_context: object,
-    ) -> tuple[str, tuple[object, ...]]:
-        template = self.TEMPLATES.get(connection.vendor)
-        if template is None:
-            raise NotSupportedError(f"ReturnedPrice has no SQL for {connection.vendor}.")
-        attributes, session = (compiler.compile(e) for e in self.get_source_expressions())
-        sql = template.format(
-            attributes=attributes[0],
-            session=session[0],
-            items=connection.ops.quote_name(CartItem._meta.db_table),
-        )
-        # ``attributes`` comes before ``session`` in both templates.
-        return sql, (*attributes[1], *session[1])
 
 
 def _number(key: str) -> Cast:

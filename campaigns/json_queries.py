@@ -25,7 +25,7 @@ ASCII letters only.
 
 Most of this is Django's ORM (``KeyTransform``, ``Cast``, ``Case``, the ``regex`` lookup,
 which Django gives SQLite too). What has no portable spelling is each one small expression
-with a PostgreSQL and an SQLite form (``_PerBackend``): reading a JSON array's elements
+with a PostgreSQL and an SQLite form (``PerBackend``): reading a JSON array's elements
 (``_IsArray``, ``_ArrayIncludes``, ``_ArrayTextLike``), and reading a time with its zone as an
 instant to the microsecond (``_Instant``; SQLite's date functions keep milliseconds).
 """
@@ -160,13 +160,16 @@ def _like_escaped(text: str) -> str:
 # What each backend spells its own way
 
 
-class _PerBackend(Func):
+class PerBackend(Func):
     """An expression with a template per ``connection.vendor`` (``TEMPLATES``), in which
     ``{name}`` is the SQL of the source expression of that name (``PARTS``, in the order of the
-    source expressions); a part may appear more than once, or not at all."""
+    source expressions), or the quoted table of the model of that name (``TABLES``); a part may
+    appear more than once, or not at all."""
 
     TEMPLATES: ClassVar[Mapping[str, str]]
     PARTS: ClassVar[tuple[str, ...]]
+    TABLES: ClassVar[Mapping[str, Any]] = {}
+    """Name → model, for the tables a template names."""
 
     def as_sql(  # type: ignore[override]
         self,
@@ -187,6 +190,9 @@ class _PerBackend(Func):
         params: list[object] = []
 
         def part(match: re.Match[str]) -> str:
+            model = self.TABLES.get(match[1])
+            if model is not None:
+                return connection.ops.quote_name(model._meta.db_table)
             sql, part_params = compiled[match[1]]
             params.extend(part_params)
             return sql
@@ -199,7 +205,7 @@ def _json_path(key: str) -> Value:
     return Value(compile_json_path([key]))
 
 
-class _IsArray(_PerBackend):
+class _IsArray(PerBackend):
     """Whether the value of ``column`` at ``key`` is a JSON array."""
 
     output_field = BooleanField()
@@ -213,7 +219,7 @@ class _IsArray(_PerBackend):
         super().__init__(KeyTransform(key, column), column, _json_path(key))
 
 
-class _ArrayIncludes(_PerBackend):
+class _ArrayIncludes(PerBackend):
     """Whether the JSON array at ``key`` of ``column`` has an element equal to the JSON scalar
     ``item`` (numbers equal as numbers, as PostgreSQL's ``jsonb`` compares them). Not an array:
     false."""
@@ -243,7 +249,7 @@ class _ArrayIncludes(_PerBackend):
         )
 
 
-class _ArrayTextLike(_PerBackend):
+class _ArrayTextLike(PerBackend):
     """Whether an element of the JSON array ``column`` is text ``LIKE`` the ``pattern`` (with
     ``\\`` escaping), ignoring case."""
 
@@ -265,7 +271,7 @@ class _ArrayTextLike(_PerBackend):
         super().__init__(column, Value(pattern))
 
 
-class _Instant(_PerBackend):
+class _Instant(PerBackend):
     """The instant a text matching ``TIME_TEXT`` is, as a ``DateTimeField`` holds it:
     PostgreSQL's ``timestamptz``; on SQLite the text Django stores (UTC, ``YYYY-MM-DD
     HH:MM:SS`` and ``.ffffff`` unless zero), so that it compares with Django's parameters.

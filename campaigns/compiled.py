@@ -84,12 +84,11 @@ class CompiledCampaigns:
     rules: CompiledRulesets
     tree: tuple[tuple[CampaignNode, ...], tuple[GroupNode, ...]] = ((), ())
     """The evaluation tree: where each campaign stands, and the groups (``select_by_groups``)."""
-    names: Mapping[int, tuple[str, int | None]] = field(default_factory=dict)
-    """Campaign id → its name and active ruleset id, for answers that name campaigns."""
     campaign_names: Mapping[int, str] = field(default_factory=dict)
-    """Campaign id → its name (``names``, apart)."""
+    """Campaign id → its name, for answers that name campaigns (and the running campaigns'
+    ids, as its keys)."""
     ruleset_ids: Mapping[int, int] = field(default_factory=dict)
-    """Campaign id → its active ruleset's id, 0 for none (``names``, apart)."""
+    """Campaign id → its active ruleset's id, 0 for none."""
     limits: Mapping[int, tuple[LimitSpec, ...]] = field(default_factory=dict)
     """Campaign id → its budgets (``campaigns.services.budgets``), for the campaigns that
     have any."""
@@ -292,7 +291,6 @@ def _compile(*, application: Application, now: datetime) -> CompiledCampaigns:
         rules_version=application.rules_version,
         valid_until=_next_schedule_change(application=application, now=now),
         campaigns=campaigns,
-        names={c.pk: (c.name, c.active_ruleset_id) for c in campaigns},
         campaign_names={c.pk: c.name for c in campaigns},
         ruleset_ids={c.pk: c.active_ruleset_id or 0 for c in campaigns},
         limits=_limits(campaigns),

@@ -446,7 +446,7 @@ def _update(
         application=application,
         codes=session.coupon_codes,
         profile=profile,
-        running=compiled.names,
+        running=compiled.campaign_names.keys(),
         now=now,
     )
     referral = _SessionReferral.look_up(
@@ -454,7 +454,7 @@ def _update(
         code=session.referral_code,
         session=session,
         profile=profile,
-        running=compiled.names,
+        running=compiled.campaign_names.keys(),
         now=now,
     )
     while True:
